@@ -1,0 +1,1 @@
+"""Analyzers: echo and MR quality, pure numpy in / QualityResult out."""

@@ -1,0 +1,1 @@
+"""The DICOM node: network, ingest, routing, jobs, reports, CLI (the composition root)."""

@@ -1,0 +1,1 @@
+"""Models: architectures, training, ONNX export, runtime, synthetic data, shipped packs."""

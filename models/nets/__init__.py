@@ -1,0 +1,1 @@
+"""Torch architectures (training only; inference runs ONNX via models.runtime)."""

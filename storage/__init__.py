@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy schema, sessions, Alembic migrations, file store."""
