@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Raster", "ScanMap", "Sector", "polar_grid", "raster_xz", "scan_map"]
+__all__ = ["Raster", "ScanMap", "Sector", "polar_grid", "raster_xz", "sample_geometry", "scan_map"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def polar_grid(sector: Sector) -> tuple[np.ndarray, np.ndarray]:
     return r, th.astype(np.float32)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=4)
 def scan_map(sector: Sector, raster: Raster) -> ScanMap:
     """Scan-conversion map for ``sector`` on ``raster`` (cached: geometries repeat)."""
     x, z = raster_xz(raster)
@@ -101,3 +101,36 @@ def scan_map(sector: Sector, raster: Raster) -> ScanMap:
     idx = np.stack([base, base + 1, base + nb, base + nb + 1])
     w = np.stack([(1 - ar) * (1 - ab), (1 - ar) * ab, ar * (1 - ab), ar * ab]).astype(np.float32)
     return ScanMap(idx=idx, w=w, inside=inside, pix=pix)
+
+
+def sample_geometry(
+    rng: np.random.Generator,
+    frame_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    n_samples: int,
+    n_beams: int,
+    bottom_margin: float = 0.0,
+) -> tuple[Sector, Raster]:
+    """A random sector (60–90°, 12–18 cm) placed like a scanner on a ``frame_hw`` frame.
+
+    The frame is then resized (anisotropically) to ``out_hw``; ``bottom_margin`` (fraction of
+    the height) is kept free below the sector for an ECG trace.
+    """
+    h0, w0 = frame_hw
+    half = float(np.deg2rad(rng.uniform(30.0, 45.0)))
+    depth = float(rng.uniform(120.0, 180.0))
+    apex_row0 = float(rng.uniform(0.04, 0.1) * h0)
+    dp = float(rng.uniform(0.82, 0.94) * (h0 * (1 - bottom_margin) - apex_row0))
+    dp = min(dp, 0.97 * w0 / (2 * np.sin(half)))
+    s = depth / dp
+    apex_col0 = w0 / 2 + float(rng.uniform(-0.02, 0.02) * w0)
+    h, w = out_hw
+    raster = Raster(
+        height=h,
+        width=w,
+        apex_row=apex_row0 * h / h0,
+        apex_col=apex_col0 * w / w0,
+        dz=s * h0 / h,
+        dx=s * w0 / w,
+    )
+    return Sector(half_angle=half, depth_mm=depth, n_samples=n_samples, n_beams=n_beams), raster
