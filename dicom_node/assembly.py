@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydicom.uid import (
     EnhancedMRColorImageStorage,
@@ -36,6 +36,9 @@ from config.settings import Settings
 from storage.schema import Analysis, AnalysisState, Instance, Series, SeriesState, utcnow
 
 from .routing import NO_ANALYZER, RoutingHeader, choose_analyzer
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 __all__ = [
     "AssemblyError",
@@ -239,7 +242,7 @@ def _reopen_late_series(session: Session) -> None:
 
 
 def assemble(
-    db: Any,
+    db: Database,
     settings: Settings,
     now: datetime | None = None,
     known_analyzers: Collection[str] | None = None,
@@ -308,7 +311,7 @@ def _has_unanalysed_instance_units(session: Session, series: Series) -> bool:
 
 
 def force_series(
-    db: Any,
+    db: Database,
     settings: Settings,
     series_instance_uid: str,
     now: datetime | None = None,
