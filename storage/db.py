@@ -76,11 +76,14 @@ class Database:
             self.engine: Engine = create_engine(
                 self.url,
                 connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+                hide_parameters=True,  # error messages would otherwise carry UIDs / patient data
             )
             _configure_sqlite(self.engine)
             self._lock: Any = _sqlite_lock(self.url.database or "")
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.engine = create_engine(
+                self.url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+            )
             self._lock = None
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
