@@ -40,12 +40,12 @@ def send_files(
         contexts.add((str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID)))
     ae = AE(ae_title=calling_aet)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
+    # One presentation context per (SOP class, transfer syntax): the acceptor picks one
+    # syntax per context, so a context listing several would leave the other files without one.
+    for sop_class, ts in sorted(contexts):
+        ae.add_requested_context(sop_class, [ts])
     for sop_class in sorted({c for c, _ in contexts}):
-        syntaxes = sorted({ts for c, ts in contexts if c == sop_class})
-        for extra in (ExplicitVRLittleEndian, ImplicitVRLittleEndian):
-            if extra not in syntaxes:
-                syntaxes.append(extra)
-        ae.add_requested_context(sop_class, syntaxes)
+        ae.add_requested_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
     if len(ae.requested_contexts) > 128:
         raise SendError("too many SOP classes for one association (more than 128 contexts)")
     assoc = ae.associate(host, port, ae_title=called_aet)
