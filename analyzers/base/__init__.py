@@ -1,6 +1,6 @@
 """Analyzer contracts: the protocol, the unit of analysis, QualityResult v1, the registry."""
 
-from .protocol import AnalysisUnit, Analyzer, AnalyzerError
+from .protocol import AnalysisUnit, Analyzer, AnalyzerError, run_analyzer
 from .registry import BUILTIN_ANALYZERS, load_analyzer, load_registry
 from .result import (
     ECHO_REGION_IDS,
@@ -38,4 +38,5 @@ __all__ = [
     "Scale",
     "load_analyzer",
     "load_registry",
+    "run_analyzer",
 ]

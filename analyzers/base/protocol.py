@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import pydicom
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from .result import QualityResult
 
-__all__ = ["AnalysisUnit", "Analyzer", "AnalyzerError"]
+__all__ = ["AnalysisUnit", "Analyzer", "AnalyzerError", "run_analyzer"]
 
 
 class AnalyzerError(Exception):
@@ -56,3 +56,21 @@ class Analyzer(Protocol):
     required_models: tuple[str, ...]
 
     def analyze(self, unit: AnalysisUnit, models: ModelSet, settings: Settings) -> QualityResult: ...
+
+
+def run_analyzer(
+    analyzer: Analyzer, unit: AnalysisUnit, models: ModelSet, settings: Settings
+) -> tuple[QualityResult, dict[str, Any]]:
+    """Run ``analyzer`` and return its result plus the drawing inputs for the overlays.
+
+    An analyzer may offer ``analyze_detailed(unit, models, settings)`` returning an object with
+    ``.result`` (the QualityResult) and ``.drawing()`` (keyword arguments for the report
+    builders, e.g. ``geometry`` polygons for echo or a ``grade_map`` for MR). Analyzers without
+    it just give their result and no drawing inputs.
+    """
+    detailed = getattr(analyzer, "analyze_detailed", None)
+    if detailed is None:
+        return analyzer.analyze(unit, models, settings), {}
+    outcome = detailed(unit, models, settings)
+    drawing = outcome.drawing() if hasattr(outcome, "drawing") else {}
+    return outcome.result, dict(drawing)

@@ -65,6 +65,10 @@ class MrAnalysis:
     orientations: list[str] = field(default_factory=list)
     patch_grades: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
+    def drawing(self) -> dict[str, object]:
+        """Keyword arguments for the report builders: the grade map as a function of LPS points."""
+        return {"grade_map": self.grade_at} if self.volume is not None and self.grid is not None else {}
+
     def _need(self) -> tuple[SeriesVolume, PatientGrid, tuple[float, float]]:
         if self.volume is None or self.grid is None or self.intensity_range is None:
             raise ValueError("the series was not assessable: no volume or grade map")

@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1
+    except click.UsageError as exc:
+        # One line, exit 2 (bad usage); the command's --help has the rest.
+        cmd = exc.ctx.command_path if exc.ctx else "cardiac-qa"
+        click.echo(f"error: {' '.join(exc.format_message().split())} (see '{cmd} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
-from analyzers.base import Analyzer, QualityResult, load_registry
+from analyzers.base import Analyzer, QualityResult, load_registry, run_analyzer
 from config.settings import Settings
 from models.runtime import SHIPPED_PACKS_DIR, ModelSet
 from storage.schema import Analysis, AnalysisState, utcnow
@@ -157,7 +157,7 @@ def run_analysis(ctx: WorkerContext, analysis_id: int) -> AnalysisState:
             row.worker = ctx.worker
         analyzer = _analyzer_for(ctx, name)
         unit = load_unit(ctx.db, ctx.store, analysis_id)
-        result = analyzer.analyze(unit, ctx.models, ctx.settings)
+        result, drawing = run_analyzer(analyzer, unit, ctx.models, ctx.settings)
         if not isinstance(result, QualityResult):
             raise JobError(f"analyzer {name!r} returned {type(result).__name__}, not a QualityResult",
                            "result_invalid")
@@ -189,15 +189,15 @@ def run_analysis(ctx: WorkerContext, analysis_id: int) -> AnalysisState:
         fail_running(ctx.db, analysis_id, code, message)
         return AnalysisState.FAILED
     log.info("analysis %d done in %.0f ms", analysis_id, 1000 * (time.monotonic() - started))
-    _outputs(ctx, analysis_id)
+    _outputs(ctx, analysis_id, drawing)
     return AnalysisState.DONE
 
 
-def _outputs(ctx: WorkerContext, analysis_id: int) -> None:
+def _outputs(ctx: WorkerContext, analysis_id: int, drawing: dict | None = None) -> None:
     from dicom_node.outputs import produce_outputs
 
     try:
-        produce_outputs(ctx.db, ctx.store, ctx.settings, analysis_id)
+        produce_outputs(ctx.db, ctx.store, ctx.settings, analysis_id, **(drawing or {}))
     except Exception as exc:  # noqa: BLE001 — same boundary: a report failure must not kill the worker
         code, _ = _error_of(exc)
         log.error("outputs for analysis %d failed: %s (%s)", analysis_id, code, type(exc).__name__)

@@ -13,7 +13,7 @@ and frame-score strip only) and ``grade_map`` (MR; without it the octant grades 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +77,7 @@ def build_output_objects(
     predecessor: Dataset | None = None,
     *,
     geometry: Mapping[str, np.ndarray] | None = None,
-    grade_map: np.ndarray | None = None,
+    grade_map: np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[OutputObject]:
     """The outputs of ``result`` with their kind and index (see :func:`build_outputs`)."""
     if not source_datasets:
@@ -133,7 +133,7 @@ def build_outputs(
     predecessor: Dataset | None = None,
     *,
     geometry: Mapping[str, np.ndarray] | None = None,
-    grade_map: np.ndarray | None = None,
+    grade_map: np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[Dataset]:
     """SR first, then the SCs, for one QualityResult.
 

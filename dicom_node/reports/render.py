@@ -8,7 +8,7 @@ text, so the SC objects declare Burned In Annotation YES (PS3.3 C.8.6.2).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 
 import numpy as np
@@ -252,10 +252,11 @@ def render_mr_reformats(
     sources: Sequence[Dataset],
     result: QualityResult,
     max_width: int,
-    grade_map: np.ndarray | None = None,
+    grade_map: np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[tuple[str, Image.Image]]:
     """Axial, sagittal and coronal planes through the volume centre (1 mm, patient axes, LPS),
-    with the grade map (voxel grid of the sorted series) or else the octant grades blended in."""
+    with the grade map blended in — an array on the voxel grid of the sorted series, or a function
+    of patient LPS points ``(..., 3)`` mm (the MR analyzer's ``grade_at``) — else the octant grades."""
     from scipy.ndimage import map_coordinates
 
     vol, affine = _volume(sources)
@@ -280,7 +281,9 @@ def render_mr_reformats(
         coords = np.moveaxis(ijk, -1, 0)
         gray = _to_uint8(map_coordinates(vol, coords, order=1, cval=float(vol.min())))
         rgb = np.repeat(gray[..., None], 3, axis=-1).astype(np.float32)
-        if grade_map is not None:
+        if callable(grade_map):
+            g = np.asarray(grade_map(pts), dtype=np.float32)
+        elif grade_map is not None:
             g = map_coordinates(np.asarray(grade_map, dtype=np.float32), coords, order=0, cval=np.nan)
         else:
             rel = pts - centre
