@@ -1,6 +1,6 @@
 """Analyzer contracts: the protocol, the unit of analysis, QualityResult v1, the registry."""
 
-from .protocol import AnalysisUnit, Analyzer, AnalyzerError, run_analyzer
+from .protocol import AnalysisOutcome, AnalysisUnit, Analyzer, AnalyzerError, run_analyzer
 from .registry import BUILTIN_ANALYZERS, load_analyzer, load_registry
 from .result import (
     ECHO_REGION_IDS,
@@ -19,6 +19,7 @@ from .result import (
 )
 
 __all__ = [
+    "AnalysisOutcome",
     "AnalysisUnit",
     "Analyzer",
     "AnalyzerError",

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from .result import QualityResult
 
-__all__ = ["AnalysisUnit", "Analyzer", "AnalyzerError", "run_analyzer"]
+__all__ = ["AnalysisOutcome", "AnalysisUnit", "Analyzer", "AnalyzerError", "run_analyzer"]
 
 
 class AnalyzerError(Exception):
@@ -41,6 +41,17 @@ class AnalysisUnit:
     @property
     def sop_instance_uids(self) -> tuple[str, ...]:
         return tuple(str(ds.SOPInstanceUID) for ds in self.datasets)
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """What ``analyze_detailed`` returns: the result and the report builders' drawing inputs."""
+
+    result: QualityResult
+    drawing_inputs: dict[str, Any] = field(default_factory=dict)
+
+    def drawing(self) -> dict[str, Any]:
+        return dict(self.drawing_inputs)
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ import numpy as np
 from analyzers.base import (
     ECHO_REGION_IDS,
     ECHO_SCALE,
+    AnalysisOutcome,
     AnalysisUnit,
     AnalyzerError,
     Decisions,
@@ -55,6 +56,11 @@ class EchoRegionalAnalyzer:
     def analyze(self, unit: AnalysisUnit, models: ModelSet, settings: Settings) -> QualityResult:
         """Analyse the (first) instance of ``unit``; input problems give ``assessable: false``."""
         return self.analyze_with_geometry(unit, models, settings)[0]
+
+    def analyze_detailed(self, unit: AnalysisUnit, models: ModelSet, settings: Settings) -> AnalysisOutcome:
+        """:meth:`analyze` plus the region outlines as the reports' ``geometry`` drawing input."""
+        result, geometry = self.analyze_with_geometry(unit, models, settings)
+        return AnalysisOutcome(result, {"geometry": geometry} if geometry else {})
 
     def analyze_with_geometry(
         self, unit: AnalysisUnit, models: ModelSet, settings: Settings

@@ -17,7 +17,7 @@ import click
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from analyzers.base import AnalysisUnit, AnalyzerError, QualityResult, load_registry
+from analyzers.base import AnalysisUnit, AnalyzerError, QualityResult, load_registry, run_analyzer
 from config.settings import Settings
 from models.runtime import SHIPPED_PACKS_DIR, ModelSet
 
@@ -121,20 +121,16 @@ def run_analyses(paths: list[Path], out_dir: Path, settings: Settings, echo=clic
             datasets=tuple(datasets),
             analysis_uid=analysis_uid(datasets, analyzer.name, analyzer.version, shas),
         )
-        geometry = None
         try:
-            if hasattr(analyzer, "analyze_with_geometry"):  # echo: region outlines for the reports
-                result, geometry = analyzer.analyze_with_geometry(unit, models, settings)
-            else:
-                result = analyzer.analyze(unit, models, settings)
+            # The same path as the node's job runner: result plus the overlays' drawing inputs.
+            result, drawing = run_analyzer(analyzer, unit, models, settings)
         except AnalyzerError as exc:
             failed += 1
             echo(f"{label}: error: {exc}".splitlines()[0])
             continue
         path = out_dir / f"{result.analysis_uid}.json"
         path.write_text(result.to_json() + "\n")
-        outputs = build_outputs(result, list(datasets), settings, geometry=geometry or None) if geometry \
-            else build_outputs(result, list(datasets), settings)
+        outputs = build_outputs(result, list(datasets), settings, **drawing)
         for i, ds in enumerate(outputs or []):
             kind = "sr" if str(getattr(ds, "Modality", "")) == "SR" else "sc"
             ds.save_as(out_dir / f"{result.analysis_uid}-{kind}-{i + 1}.dcm", enforce_file_format=True)

@@ -7,6 +7,8 @@ through ``run_analyzer``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -56,3 +58,30 @@ def test_analyzer_without_detailed_path_gives_no_drawing(mr_unit: AnalysisUnit) 
 
     result, drawing = run_analyzer(Plain(), mr_unit, ModelSet(), Settings())  # type: ignore[arg-type]
     assert (result, drawing) == ("sentinel-result", {})
+
+
+def test_echo_region_outlines_reach_the_sr(tmp_path: Path) -> None:
+    from analyzers.echo import EchoRegionalAnalyzer
+    from models.synthetic.echo import generate_studies
+
+    generate_studies(tmp_path, n=1, seed=2, small=True)
+    ds = pydicom.dcmread(next((tmp_path / "echo").rglob("*.dcm")))
+    unit = AnalysisUnit(kind="instance", modality="US", study_instance_uid=ds.StudyInstanceUID,
+                        series_instance_uid=ds.SeriesInstanceUID, datasets=(ds,), analysis_uid="2.25.78")
+    models = ModelSet.load(names=["echo-seg", "echo-e2e"], providers="cpu", threads=1)
+    result, drawing = run_analyzer(EchoRegionalAnalyzer(), unit, models, Settings())
+    assert result.assessable and len(drawing["geometry"]) == 8
+    sr = build_output_objects(result, [ds], Settings(), **drawing)[0].dataset
+    scoords = [item for item in _walk(sr.ContentSequence) if item.ValueType == "SCOORD"]
+    assert len(scoords) == 8
+    for item in scoords:  # closed polylines on the first ED frame of the source
+        data = list(item.GraphicData)
+        assert item.GraphicType == "POLYLINE" and data[:2] == data[-2:]
+        assert item.ContentSequence[0].ReferencedSOPSequence[0].ReferencedFrameNumber == result.frames.ed[0]
+
+
+def _walk(seq):  # noqa: ANN001, ANN202
+    for item in seq:
+        yield item
+        if "ContentSequence" in item:
+            yield from _walk(item.ContentSequence)
