@@ -24,4 +24,4 @@ def synth(kind: str, out_dir: Path, n: int, seed: int, small: bool, preview: Pat
     else:
         from models.synthetic.mr import generate_studies
     truth = generate_studies(out_dir, n=n, seed=seed, small=small, preview=preview)
-    click.echo(f"wrote {len(truth)} {kind} studies to {out_dir} (truth: {out_dir / 'truth.json'})")
+    click.echo(f"wrote {len(truth)} {kind} studies to {out_dir} (truth: {out_dir / kind / 'truth.json'})")

@@ -20,7 +20,7 @@ SCHEMA = json.loads((ROOT / "docs" / "result.schema.json").read_text())
 def studies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("synth")
     generate_studies(out, n=7, seed=31, small=True)  # k=5 colour Doppler, k=6 two frames
-    return out, json.loads((out / "truth.json").read_text())
+    return out, json.loads((out / "echo" / "truth.json").read_text())
 
 
 def _results(out: Path) -> dict[str, dict]:

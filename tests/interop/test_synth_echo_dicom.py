@@ -26,7 +26,7 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
     out = tmp_path_factory.mktemp("synth_echo")
     generate_studies(out, n=N_STUDIES, seed=31, small=True, preview=out / "preview.png")
-    return out, json.loads((out / "truth.json").read_text())
+    return out, json.loads((out / "echo" / "truth.json").read_text())
 
 
 def _dciodvfy_errors(path: Path) -> list[str]:

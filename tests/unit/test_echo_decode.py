@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from echo_helpers import fan_loop, make_us
-from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, JPEGLSLossless, RLELossless
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGLSLossless,
+    RLELossless,
+)
 
 from analyzers.echo import DecodeError, decode_frames, us_regions
 

@@ -31,7 +31,7 @@ def _digest(root: Path) -> dict[str, str]:
 
 def test_truth_json(studies: tuple[Path, list[dict]]) -> None:
     out, truth = studies
-    doc = json.loads((out / "truth.json").read_text())
+    doc = json.loads((out / "mr" / "truth.json").read_text())
     assert doc["generator_version"] == GENERATOR_VERSION and doc["series"] == truth
     assert [e["case"] for e in truth] == [c[0] for c in CASES]
     for e in truth:
@@ -110,4 +110,4 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     da, db = _digest(a), _digest(b)
     assert da == db and len(da) > 2
     generate_studies(tmp_path / "c", n=2, seed=4, small=True)
-    assert _digest(tmp_path / "c")["truth.json"] != da["truth.json"]
+    assert _digest(tmp_path / "c")["mr/truth.json"] != da["mr/truth.json"]

@@ -4,7 +4,7 @@ Public API (stable; the echo model trains against it):
 
 - ``training_sample(rng, size=256, view=None) -> EchoSample``: one frame on the model raster.
 - ``make_loop(rng, view=None, frames=None, height=600, width=800, small=False) -> EchoLoop``.
-- ``generate_studies(out_dir, n, seed, small, preview)``: DICOM files plus ``truth.json``.
+- ``generate_studies(out_dir, n, seed, small, preview)``: DICOM files plus ``echo/truth.json``.
 - ``GENERATOR_VERSION``: bump whenever a rule that changes images or grades changes.
 """
 

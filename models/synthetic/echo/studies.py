@@ -165,7 +165,7 @@ def _truth_entry(
 def generate_studies(
     out_dir: Path, n: int = 4, seed: int = 0, small: bool = False, preview: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Write ``n`` echo studies under ``out_dir/echo/`` and ``out_dir/truth.json``.
+    """Write ``n`` echo studies under ``out_dir/echo/`` and ``out_dir/echo/truth.json``.
 
     Returns the truth list (one entry per written file). ``preview`` also writes a contact sheet.
     """
@@ -217,7 +217,10 @@ def generate_studies(
         "files": truth,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "truth.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    # Per kind, so echo and MR generated into one folder keep both truths; paths stay relative
+    # to out_dir.
+    (out_dir / "echo").mkdir(parents=True, exist_ok=True)
+    (out_dir / "echo" / "truth.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     if preview is not None:
         from .preview import loops_sheet
 

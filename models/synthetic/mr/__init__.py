@@ -7,7 +7,7 @@ make_volume(rng, size=160, severity=None) -> MrVolume
 training_volume(rng, size=96) -> MrVolume
     The same, smaller and faster, with grade-diverse severities (for training).
 generate_studies(out_dir, n, seed, small, preview) -> list[dict]
-    DICOM series under ``out_dir/mr/`` plus ``truth.json`` (and an optional contact sheet).
+    DICOM series under ``out_dir/mr/`` plus ``mr/truth.json`` (and an optional contact sheet).
 
 Array axes: ``volume[k, j, i]`` with i → patient Left, j → Posterior, k → Superior (DICOM LPS);
 see :class:`MrVolume`.

@@ -89,7 +89,7 @@ def _study(out_dir: Path, seed: int, index: int, target: float, small: bool) -> 
 def generate_studies(
     out_dir: Path | str, n: int = 4, seed: int = 0, small: bool = False, preview: Path | str | None = None
 ) -> list[dict[str, Any]]:
-    """Write ``n`` MR series under ``out_dir/mr/`` and ``out_dir/truth.json``; returns the truth list.
+    """Write ``n`` MR series under ``out_dir/mr/`` and ``out_dir/mr/truth.json``; returns the truth list.
 
     Parameters
     ----------
@@ -107,7 +107,9 @@ def generate_studies(
     truth = [_study(out, seed, i, float(targets[i]), small) for i in range(n)]
     doc = {"modality": "MR", "generator": "models.synthetic.mr", "generator_version": GENERATOR_VERSION,
            "seed": seed, "small": small, "series": truth}
-    (out / "truth.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    # Per kind (see the echo generator); paths inside stay relative to out_dir.
+    (out / "mr").mkdir(parents=True, exist_ok=True)
+    (out / "mr" / "truth.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     if preview is not None:
         from .preview import contact_sheet
 
