@@ -35,6 +35,14 @@ _FG = (235, 235, 235)
 _GREY = (120, 120, 120)
 
 
+# Pillow's bundled font has no glyph for these; reasons and names may contain them.
+_PLAIN = str.maketrans({"≥": ">=", "≤": "<=", "—": "-", "–": "-", "·": "-", "×": "x", "…": "..."})
+
+
+def _plain(text: str) -> str:
+    return text.translate(_PLAIN)
+
+
 @cache
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
@@ -143,13 +151,13 @@ def render_echo_frames(
         head = f"Frame {f + 1}/{count}{tag}   {_grade_text(result)}"
         if result.decisions.rescan_recommended:
             head += "   RESCAN"
-        draw.text((6, h + 4), head, fill=_FG, font=font)
+        draw.text((6, h + 4), _plain(head), fill=_FG, font=font)
         for i, r in enumerate(result.regions):
             score = r.frame_scores[f] if r.frame_scores and f < len(r.frame_scores) else r.score
             x, y = 6 + (i % 2) * (w // 2), h + 26 + (i // 2) * 18
             draw.rectangle((x, y + 2, x + 12, y + 14), fill=colour_for(result.scale, score))
             value = "-" if score is None else f"{score:.1f}"
-            draw.text((x + 18, y), f"{r.name[:26]} {value}", fill=_FG, font=small)
+            draw.text((x + 18, y), _plain(f"{r.name[:26]} {value}"), fill=_FG, font=small)
         y0 = h + panel - 16
         for i, m in enumerate(means):
             x0, x1 = round(i * w / max(count, 1)), round((i + 1) * w / max(count, 1))
@@ -168,7 +176,7 @@ def render_summary(result: QualityResult, width: int) -> Image.Image:
     d = ImageDraw.Draw(img)
     d.text((10, 8), "Cardiac image quality - automatic QA, not verified", fill=_FG, font=font)
     sub = f"{result.modality}  {result.view or ''}  {result.analyzer} {result.analyzer_version}"
-    d.text((10, 28), sub, fill=_GREY, font=small)
+    d.text((10, 28), _plain(sub), fill=_GREY, font=small)
     score = result.global_grade.score if result.global_grade else None
     d.rectangle((10, 50, 34, 74), fill=colour_for(result.scale, score))
     d.text((44, 50), _grade_text(result), fill=_FG, font=big)
@@ -179,7 +187,7 @@ def render_summary(result: QualityResult, width: int) -> Image.Image:
     if not result.assessable:
         flags.append(f"Reason: {result.reason}")
     for text in flags + [f"- {r}" for r in result.decisions.reasons]:
-        d.text((10, y), text[:90], fill=_FG, font=font)
+        d.text((10, y), _plain(text)[:90], fill=_FG, font=font)
         y += 20
     if result.regions:
         y += 6
@@ -189,7 +197,7 @@ def render_summary(result: QualityResult, width: int) -> Image.Image:
         y += 18
         for r in result.regions:
             d.rectangle((cols[0], y + 3, cols[0] + 10, y + 13), fill=colour_for(result.scale, r.score))
-            d.text((cols[0] + 16, y), r.name[:34], fill=_FG, font=small)
+            d.text((cols[0] + 16, y), _plain(r.name[:34]), fill=_FG, font=small)
             d.text((cols[1], y), f"{r.score:.2f} {r.label}", fill=_FG, font=small)
             d.text((cols[2], y), "-" if r.min is None else f"{r.min:.2f}", fill=_FG, font=small)
             strain = {True: "approved", False: "no", None: "-"}[r.approved_for_strain]
@@ -306,7 +314,7 @@ def render_mr_reformats(
         d = ImageDraw.Draw(canvas)
         own = scores.get(name)
         own_text = "" if own is None else f"{name} {own:.1f} ({result.scale.label_for(own)})   "
-        d.text((6, img.height + 4), f"{name.upper()} reformat   {own_text}", fill=_FG, font=_font(13))
+        d.text((6, img.height + 4), _plain(f"{name.upper()} reformat   {own_text}"), fill=_FG, font=_font(13))
         d.text((6, img.height + 24), _grade_text(result), fill=colour_for(result.scale, result.global_grade.score
                                                                           if result.global_grade else None),
                font=_font(13))

@@ -105,3 +105,9 @@ def test_enhanced_mr_is_reformatted_and_undrawable_pixels_do_not_block_the_sr() 
     del src.PixelData  # e.g. purged or undecodable pixels
     kinds = [o.kind for o in build_output_objects(ex.echo_result(src), [src], Settings())]
     assert kinds == ["sr", "sc-summary"]
+
+
+def test_symbols_missing_from_the_font_are_spelled_out():
+    from dicom_node.reports.render import _plain
+
+    assert _plain("fewer than 90% of frames ≥ 3 — ok") == "fewer than 90% of frames >= 3 - ok"
