@@ -8,6 +8,7 @@ text, so the SC objects declare Burned In Annotation YES (PS3.3 C.8.6.2).
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 
@@ -171,7 +172,18 @@ def render_echo_frames(
 def render_summary(result: QualityResult, width: int) -> Image.Image:
     """The one-frame summary card: global grade, flags and a table of the regions."""
     font, big, small = _font(14), _font(20), _font(12)
-    lines = 7 + len(result.regions) + len(result.decisions.reasons)
+    flags = [f"Rescan recommended: {'YES' if result.decisions.rescan_recommended else 'no'}"]
+    if result.decisions.ef_suitable is not None:
+        flags.append(f"EF suitable: {'yes' if result.decisions.ef_suitable else 'NO'}")
+    if not result.assessable:
+        flags.append(f"Reason: {result.reason}")
+    # Wrapped, never cut: the reasons name the segments a sonographer has to re-image.
+    chars = max(40, (width - 20) // 8)
+    text_lines = [
+        w for t in flags + [f"- {r}" for r in result.decisions.reasons]
+        for w in textwrap.wrap(_plain(t), chars, subsequent_indent="  ")
+    ]
+    lines = 5 + len(result.regions) + len(text_lines)
     img = Image.new("RGB", (width - width % 2, 2 * ((40 + 20 * lines) // 2)), _BG)
     d = ImageDraw.Draw(img)
     d.text((10, 8), "Cardiac image quality - automatic QA, not verified", fill=_FG, font=font)
@@ -181,13 +193,8 @@ def render_summary(result: QualityResult, width: int) -> Image.Image:
     d.rectangle((10, 50, 34, 74), fill=colour_for(result.scale, score))
     d.text((44, 50), _grade_text(result), fill=_FG, font=big)
     y = 84
-    flags = [f"Rescan recommended: {'YES' if result.decisions.rescan_recommended else 'no'}"]
-    if result.decisions.ef_suitable is not None:
-        flags.append(f"EF suitable: {'yes' if result.decisions.ef_suitable else 'NO'}")
-    if not result.assessable:
-        flags.append(f"Reason: {result.reason}")
-    for text in flags + [f"- {r}" for r in result.decisions.reasons]:
-        d.text((10, y), _plain(text)[:90], fill=_FG, font=font)
+    for text in text_lines:
+        d.text((10, y), text, fill=_FG, font=font)
         y += 20
     if result.regions:
         y += 6
