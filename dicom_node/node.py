@@ -27,7 +27,7 @@ from .jobs import WorkerPool, reset_running
 from .routing import validate_routes
 from .scheduler import NodeScheduler
 
-__all__ = ["Node", "NodeError", "STATE_FILE", "configure_logging", "read_node_state"]
+__all__ = ["Node", "NodeError", "STATE_FILE", "configure_logging", "read_node_state", "recover_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,41 @@ def read_node_state(settings: Settings) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return state
+
+
+def recover_outputs(db: Any, store: Any, settings: Settings) -> int:
+    """Build the outputs of DONE analyses that have none (a crash between the result and the outputs).
+
+    The job runner commits DONE with the result, then builds the outputs; a SIGKILL in between would
+    otherwise leave the analysis without outputs for ever. Superseded analyses are left alone.
+    Returns how many analyses got outputs.
+    """
+    from sqlalchemy import select
+
+    from storage.schema import Analysis, AnalysisState, Output
+
+    from .outputs import produce_outputs
+
+    with db.session() as session:
+        ids = list(
+            session.scalars(
+                select(Analysis.id).where(
+                    Analysis.state == AnalysisState.DONE,
+                    Analysis.result_json.is_not(None),
+                    Analysis.superseded.is_(False),
+                    Analysis.id.not_in(select(Output.analysis_id)),
+                )
+            )
+        )
+    recovered = 0
+    for analysis_id in ids:
+        try:
+            recovered += bool(produce_outputs(db, store, settings, analysis_id))
+        except Exception as exc:  # noqa: BLE001 — the job runner's boundary around produce_outputs
+            log.warning("outputs for analysis %d still missing: %s", analysis_id, type(exc).__name__)
+    if recovered:
+        log.warning("built the missing outputs of %d analyses finished before a crash", recovered)
+    return recovered
 
 
 class Node:
@@ -116,6 +151,7 @@ class Node:
         if removed:
             log.warning("removed %d partial files left in the spool by an interrupted write", removed)
         reset_running(self.db)
+        recover_outputs(self.db, self.store, s)
         registry, self.registry_errors = load_registry(s.analyzers.plugins)
         for path, message in self.registry_errors.items():
             log.error("analyzer %s disabled: %s", path, message)
@@ -208,5 +244,8 @@ class Node:
         }
         path = Path(self.settings.storage.data_dir) / STATE_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # data_dir files are private (docs/reliability.md)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(state, indent=2))
         os.replace(tmp, path)

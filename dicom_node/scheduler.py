@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from config.settings import Settings
 
 from .assembly import assemble
+from .retention import purge_expired
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -95,6 +96,9 @@ class NodeScheduler:
         self._sched.add_job(self._job, "interval", seconds=poll, id="assemble", args=("assemble",))
         self._sched.add_job(self._job, "interval", seconds=poll, id="dispatch", args=("dispatch",))
         self._sched.add_job(self._job, "interval", seconds=max(poll, 1.0), id="deliver", args=("deliver",))
+        # Retention: once at start-up, then hourly (pixel data purged, results and outputs kept).
+        self._sched.add_job(self._job, "interval", hours=1, id="retention", args=("retention",),
+                            next_run_time=datetime.now(UTC))
         self._sched.start()
 
     def shutdown(self, wait: bool = True) -> None:
@@ -152,6 +156,11 @@ class NodeScheduler:
                 log.info("backpressure released")
         if result.created:
             self.wake("dispatch")
+
+    def _retention(self) -> None:
+        purged = purge_expired(self.db, self.store, self.settings)
+        if purged:
+            log.info("retention: pixel data of %d instances purged (results kept)", purged)
 
     def _dispatch(self) -> None:
         if self.pool is not None:

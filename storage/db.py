@@ -9,6 +9,7 @@ serialised by a lock per database file held for the whole session.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -60,6 +61,16 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_private(database: str) -> None:
+    """Create a missing SQLite file with mode 0600 (SQLite gives its -wal/-shm files the same mode)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):  # exists already, or no directory (SQLite reports it)
+        pass
+
+
 class Database:
     """One database: engine, session factory, migrations.
 
@@ -73,6 +84,7 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
+            _create_private(self.url.database or "")
             self.engine: Engine = create_engine(
                 self.url,
                 connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
