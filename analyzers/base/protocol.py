@@ -42,6 +42,15 @@ class AnalysisUnit:
     def sop_instance_uids(self) -> tuple[str, ...]:
         return tuple(str(ds.SOPInstanceUID) for ds in self.datasets)
 
+    def identity(self) -> dict[str, Any]:
+        """The QualityResult fields that name what was analysed (``QualityResult(**unit.identity(), …)``)."""
+        return {
+            "analysis_uid": self.analysis_uid,
+            "study_instance_uid": self.study_instance_uid,
+            "series_instance_uid": self.series_instance_uid,
+            "sop_instance_uids": self.sop_instance_uids,
+        }
+
 
 @dataclass(frozen=True)
 class AnalysisOutcome:

@@ -168,12 +168,9 @@ class EchoRegionalAnalyzer:
             geometry = region_polygons(regions.masks[summary.ed[0]], loop.grey.shape[-2:])
         timings["total"] = _ms(t_start)
         return QualityResult(
-            analysis_uid=unit.analysis_uid,
+            **unit.identity(),
             analyzer=self.name,
             analyzer_version=self.version,
-            study_instance_uid=unit.study_instance_uid,
-            series_instance_uid=unit.series_instance_uid,
-            sop_instance_uids=unit.sop_instance_uids,
             modality="US",
             assessable=True,
             scale=ECHO_SCALE,
@@ -190,12 +187,9 @@ class EchoRegionalAnalyzer:
     def _result(self, unit: AnalysisUnit, refs: tuple[ModelRef, ...], view: str | None,
                 timings: dict[str, float], *, assessable: bool, reason: str) -> QualityResult:
         return QualityResult(
-            analysis_uid=unit.analysis_uid,
+            **unit.identity(),
             analyzer=self.name,
             analyzer_version=self.version,
-            study_instance_uid=unit.study_instance_uid,
-            series_instance_uid=unit.series_instance_uid,
-            sop_instance_uids=unit.sop_instance_uids,
             modality="US",
             assessable=assessable,
             reason=reason,

@@ -246,12 +246,9 @@ class MrWholeHeartAnalyzer:
         timings["regions"] = _ms(t3)
         timings["total"] = _ms(t0)
         result = QualityResult(
-            analysis_uid=unit.analysis_uid,
+            **unit.identity(),
             analyzer=self.name,
             analyzer_version=self.version,
-            study_instance_uid=unit.study_instance_uid,
-            series_instance_uid=unit.series_instance_uid,
-            sop_instance_uids=unit.sop_instance_uids,
             modality="MR",
             assessable=True,
             scale=MR_SCALE,
@@ -268,12 +265,9 @@ class MrWholeHeartAnalyzer:
     def _not_assessable(self, unit: AnalysisUnit, refs: tuple[ModelRef, ...], reason: str,
                         timings: dict[str, float]) -> QualityResult:
         return QualityResult(
-            analysis_uid=unit.analysis_uid,
+            **unit.identity(),
             analyzer=self.name,
             analyzer_version=self.version,
-            study_instance_uid=unit.study_instance_uid,
-            series_instance_uid=unit.series_instance_uid,
-            sop_instance_uids=unit.sop_instance_uids,
             modality="MR",
             assessable=False,
             reason=reason,

@@ -60,12 +60,9 @@ class CountingAnalyzer:
         modality = unit.modality if unit.modality in ("US", "MR") else "US"
         scale = ECHO_SCALE if modality == "US" else MR_SCALE
         return QualityResult(
-            analysis_uid=unit.analysis_uid,
+            **unit.identity(),
             analyzer=self.name,
             analyzer_version=self.version,
-            study_instance_uid=unit.study_instance_uid,
-            series_instance_uid=unit.series_instance_uid,
-            sop_instance_uids=unit.sop_instance_uids,
             modality=modality,
             assessable=True,
             scale=scale,
