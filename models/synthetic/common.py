@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 __all__ = [
     "SYNTH_UID_NAMESPACE",
@@ -57,6 +58,19 @@ class SyntheticPatient:
     accession_number: str
     study_instance_uid: str
     study_id: str
+
+    def apply(self, ds: Dataset) -> None:
+        """Write the Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1) into ``ds``."""
+        ds.PatientName = self.patient_name
+        ds.PatientID = self.patient_id
+        ds.PatientBirthDate = self.birth_date
+        ds.PatientSex = self.sex
+        ds.StudyInstanceUID = self.study_instance_uid
+        ds.StudyID = self.study_id
+        ds.StudyDate = self.study_date
+        ds.StudyTime = self.study_time
+        ds.AccessionNumber = self.accession_number
+        ds.ReferringPhysicianName = ""
 
 
 def synthetic_patient(seed: int, kind: str, index: int) -> SyntheticPatient:

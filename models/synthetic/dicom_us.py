@@ -127,25 +127,18 @@ def _base_dataset(info: UsSeriesInfo, n_frames: int, rows: int, cols: int) -> Da
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.SOPClassUID = UltrasoundMultiFrameImageStorage
     ds.SOPInstanceUID = info.sop_instance_uid
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = ds.AcquisitionDateTime = p.study_date
+    p.apply(ds)  # Patient + General Study
+    ds.SeriesDate = ds.ContentDate = p.study_date
     ds.AcquisitionDateTime = p.study_date + p.study_time
-    ds.StudyTime = ds.SeriesTime = ds.ContentTime = p.study_time
-    ds.AccessionNumber = p.accession_number
+    ds.SeriesTime = ds.ContentTime = p.study_time
     ds.Modality = "US"
     ds.Manufacturer = info.manufacturer
     ds.ManufacturerModelName = info.model_name
     ds.SoftwareVersions = "1"
-    ds.ReferringPhysicianName = ""
     ds.StudyDescription = "Synthetic transthoracic echo"
     ds.SeriesDescription = info.series_description
-    ds.PatientName = p.patient_name
-    ds.PatientID = p.patient_id
-    ds.PatientBirthDate = p.birth_date
-    ds.PatientSex = p.sex
     ds.BodyPartExamined = "HEART"
-    ds.StudyInstanceUID = p.study_instance_uid
     ds.SeriesInstanceUID = info.series_instance_uid
-    ds.StudyID = p.study_id
     ds.SeriesNumber = info.series_number
     ds.InstanceNumber = info.instance_number
     ds.PatientOrientation = ""
