@@ -45,21 +45,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, _, attr = target.partition(":")
-        try:
-            module = importlib.import_module(f"dicom_node.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"dicom_node.cli.{module_name}":
-                return _not_yet(cmd_name)
-            raise
-        return getattr(module, attr)
-
-
-def _not_yet(name: str) -> click.Command:
-    @click.command(name=name, help=f"{name}: not available in this build yet.")
-    def _cmd() -> None:
-        raise CliError(f"'{name}' is not available in this build yet")
-
-    return _cmd
+        return getattr(importlib.import_module(f"dicom_node.cli.{module_name}"), attr)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
