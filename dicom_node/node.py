@@ -24,6 +24,7 @@ from config.settings import Settings
 from storage.schema import utcnow
 
 from .jobs import WorkerPool, reset_running
+from .outputs import recover_outputs
 from .routing import validate_routes
 from .scheduler import NodeScheduler
 
@@ -66,41 +67,6 @@ def read_node_state(settings: Settings) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return state
-
-
-def recover_outputs(db: Any, store: Any, settings: Settings) -> int:
-    """Build the outputs of DONE analyses that have none (a crash between the result and the outputs).
-
-    The job runner commits DONE with the result, then builds the outputs; a SIGKILL in between would
-    otherwise leave the analysis without outputs for ever. Superseded analyses are left alone.
-    Returns how many analyses got outputs.
-    """
-    from sqlalchemy import select
-
-    from storage.schema import Analysis, AnalysisState, Output
-
-    from .outputs import produce_outputs
-
-    with db.session() as session:
-        ids = list(
-            session.scalars(
-                select(Analysis.id).where(
-                    Analysis.state == AnalysisState.DONE,
-                    Analysis.result_json.is_not(None),
-                    Analysis.superseded.is_(False),
-                    Analysis.id.not_in(select(Output.analysis_id)),
-                )
-            )
-        )
-    recovered = 0
-    for analysis_id in ids:
-        try:
-            recovered += bool(produce_outputs(db, store, settings, analysis_id))
-        except Exception as exc:  # noqa: BLE001 — the job runner's boundary around produce_outputs
-            log.warning("outputs for analysis %d still missing: %s", analysis_id, type(exc).__name__)
-    if recovered:
-        log.warning("built the missing outputs of %d analyses finished before a crash", recovered)
-    return recovered
 
 
 class Node:

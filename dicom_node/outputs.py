@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from analyzers.base.result import QualityResult
 from config.settings import Settings
 from storage.schema import Analysis, AnalysisState, Delivery, Instance, Output, utcnow
 
-__all__ = ["OutputsError", "produce_outputs", "encode_part10"]
+__all__ = ["OutputsError", "encode_part10", "produce_outputs", "recover_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +156,37 @@ def produce_outputs(db: Any, store: Any, settings: Settings, analysis_id: int, *
             _copy_to_outbox(Path(settings.delivery.outbox_dir), f"{obj.kind}-{obj.dataset.SOPInstanceUID}.dcm", data)
     log.info("analysis %d: %d output objects stored", analysis_id, len(ids))
     return ids
+
+
+def recover_outputs(db: Any, store: Any, settings: Settings, finished_before: datetime | None = None) -> int:
+    """Build the outputs of DONE analyses that have none; return how many got outputs.
+
+    The job runner commits DONE with the result, then builds the outputs; a crash in between, or an
+    outputs failure (a full disk), would otherwise leave the analysis without outputs for ever. The
+    node runs this at start-up and the scheduler every minute, then only for analyses that
+    finished before ``finished_before`` (so a worker still building its own outputs is left alone).
+    Superseded analyses, and not-assessable ones when ``reports.not_assessable_sr`` is off, are
+    skipped.
+    """
+    query = select(Analysis.id).where(
+        Analysis.state == AnalysisState.DONE,
+        Analysis.result_json.is_not(None),
+        Analysis.superseded.is_(False),
+        Analysis.id.not_in(select(Output.analysis_id)),
+    )
+    if not settings.reports.not_assessable_sr:
+        query = query.where(Analysis.assessable.is_(True))
+    if finished_before is not None:
+        query = query.where(Analysis.finished_at < finished_before)
+    with db.session() as session:
+        ids = list(session.scalars(query))
+    recovered = 0
+    for analysis_id in ids:
+        try:
+            recovered += bool(produce_outputs(db, store, settings, analysis_id))
+        except Exception as exc:  # noqa: BLE001 — same boundary as the job runner's outputs call
+            log.warning("outputs for analysis %d still missing: %s", analysis_id, type(exc).__name__)
+    if recovered:
+        log.warning("built the missing outputs of %d finished analyses", recovered)
+    return recovered
+

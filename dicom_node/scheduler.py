@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from config.settings import Settings
 
 from .assembly import assemble
+from .outputs import recover_outputs
 from .retention import purge_expired
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["NodeScheduler"]
 
 log = logging.getLogger(__name__)
+RECOVER_GRACE = timedelta(seconds=60)
 
 _JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
@@ -96,6 +98,7 @@ class NodeScheduler:
         self._sched.add_job(self._job, "interval", seconds=poll, id="assemble", args=("assemble",))
         self._sched.add_job(self._job, "interval", seconds=poll, id="dispatch", args=("dispatch",))
         self._sched.add_job(self._job, "interval", seconds=max(poll, 1.0), id="deliver", args=("deliver",))
+        self._sched.add_job(self._job, "interval", seconds=60, id="recover", args=("recover",))
         # Retention: once at start-up, then hourly (pixel data purged, results and outputs kept).
         self._sched.add_job(self._job, "interval", hours=1, id="retention", args=("retention",),
                             next_run_time=datetime.now(UTC))
@@ -156,6 +159,10 @@ class NodeScheduler:
                 log.info("backpressure released")
         if result.created:
             self.wake("dispatch")
+
+    def _recover(self) -> None:
+        # DONE analyses whose outputs failed (e.g. a full disk): retried once they are a minute old.
+        recover_outputs(self.db, self.store, self.settings, finished_before=datetime.now(UTC) - RECOVER_GRACE)
 
     def _retention(self) -> None:
         purged = purge_expired(self.db, self.store, self.settings)
