@@ -9,7 +9,7 @@ DCMTK 3.6.7 ``storescp`` has no listen-address option and binds every interface,
 a tiny LD_PRELOAD shim (compiled here with gcc) that rewrites ``bind()`` to 127.0.0.1; the
 benchmark checks /proc/net/tcp that it really listens on loopback only.
 
-Usage: ``python benchmarks/ingest.py [--total-mb 320] [--rounds 5] [--out FILE]``
+Usage: ``python benchmarks/ingest.py [--total-mb 320] [--rounds 7] [--out FILE]``
 """
 
 from __future__ import annotations
@@ -126,14 +126,17 @@ def run_storescu(port: int, called: str, files: list[Path]) -> float:
     return elapsed
 
 
-def round_node(files: list[Path], workdir: Path, chunked: bool = False) -> float:
+def round_node(files: list[Path], workdir: Path, streaming: bool = True) -> float:
     data_dir = workdir / "node-data"
     port = free_port()
-    settings = Settings(node={"port": port, "ae_title": NODE_AET}, storage={"data_dir": str(data_dir)})
+    settings = Settings(
+        node={"port": port, "ae_title": NODE_AET, "streaming_receive": streaming},
+        storage={"data_dir": str(data_dir)},
+    )
     store = FileStore(data_dir)
     db = Database(settings.storage.effective_database_url())
     db.migrate()
-    scp = StoreSCP(settings, db, store, chunked_receive=chunked)
+    scp = StoreSCP(settings, db, store)
     scp.start()
     try:
         elapsed = run_storescu(port, NODE_AET, files)
@@ -179,8 +182,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--total-mb", type=int, default=320)
     parser.add_argument("--file-mb", type=int, default=80)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ingest.json")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="seconds of rest before each target: this VM hands freed memory back to its host, and a "
+        "target that happens to start on recently freed pages runs up to 2x faster",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a temp dir)")
     args = parser.parse_args(argv)
     for tool in ("storescu", "storescp", "gcc"):
@@ -194,30 +204,32 @@ def main(argv: list[str] | None = None) -> dict:
         total = sum(f.stat().st_size for f in files)
         print(f"{len(files)} files, {total / 1e6:.1f} MB; {args.rounds} rounds", flush=True)
         rounds = []
-        targets = ("node", "node_chunked", "storescp")
+        targets = ("node", "node_in_memory", "storescp")
         for i in range(args.rounds):
             order = targets[i % 3 :] + targets[: i % 3]  # rotate who goes first
             times = {}
             for target in order:
                 os.sync()  # the previous writer's dirty pages must not land on this measurement
+                time.sleep(args.settle)  # every target starts from the same memory state (see --settle)
                 if target == "storescp":
                     times[target] = round_storescp(files, workdir, shim)
                 else:
-                    times[target] = round_node(files, workdir, chunked=target == "node_chunked")
+                    times[target] = round_node(files, workdir, streaming=target == "node")
             r = {"order": list(order)}
             for t in targets:
                 r[f"{t}_s"] = round(times[t], 3)
                 r[f"{t}_MBps"] = round(total / 1e6 / times[t], 1)
             r["ratio"] = round(times["storescp"] / times["node"], 3)
-            r["ratio_chunked"] = round(times["storescp"] / times["node_chunked"], 3)
+            r["ratio_in_memory"] = round(times["storescp"] / times["node_in_memory"], 3)
             rounds.append(r)
             print(
-                f"round {i + 1}: node {r['node_MBps']} MB/s, node (chunked receive) {r['node_chunked_MBps']} "
-                f"MB/s, storescp {r['storescp_MBps']} MB/s; ratios {r['ratio']} / {r['ratio_chunked']}",
+                f"round {i + 1}: node {r['node_MBps']} MB/s, node (in-memory receive) "
+                f"{r['node_in_memory_MBps']} MB/s, storescp {r['storescp_MBps']} MB/s; "
+                f"ratios {r['ratio']} / {r['ratio_in_memory']}",
                 flush=True,
             )
     median = statistics.median(r["ratio"] for r in rounds)
-    median_chunked = statistics.median(r["ratio_chunked"] for r in rounds)
+    median_in_memory = statistics.median(r["ratio_in_memory"] for r in rounds)
     result = {
         "benchmark": "ingest",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -229,28 +241,30 @@ def main(argv: list[str] | None = None) -> dict:
         "files": len(files),
         "total_bytes": total,
         "sender": "DCMTK storescu (one association per round, explicit VR little endian)",
-        "node": "StoreSCP defaults: data set in memory, written once with fsync (file + directory), "
-        "one SQLite WAL (synchronous=FULL) commit per instance",
-        "node_chunked": "StoreSCP(chunked_receive=True): pynetdicom streams the data set to a file while it "
-        "arrives; the node hashes, fsyncs and renames it; same commit per instance",
+        "node": "the node's defaults (streaming_receive = true): each data set streamed into the spool "
+        "while it arrives, SHA-256 on the way, write-back started every 8 MB, then fsync (file), rename, "
+        "fsync (directory) and one SQLite WAL (synchronous=FULL) commit per instance before the response",
+        "node_in_memory": "streaming_receive = false: data set held in memory, then written with fsync, "
+        "renamed, directory fsynced; same commit per instance",
         "storescp": "DCMTK storescp "
         + " ".join(STORESCP_FLAGS)
         + " (no fsync, no database), loopback via LD_PRELOAD",
+        "settle_s": args.settle,
         "rounds": rounds,
         "median_ratio": round(median, 3),
-        "median_ratio_chunked": round(median_chunked, 3),
+        "median_ratio_in_memory": round(median_in_memory, 3),
         "median_node_MBps": statistics.median(r["node_MBps"] for r in rounds),
-        "median_node_chunked_MBps": statistics.median(r["node_chunked_MBps"] for r in rounds),
+        "median_node_in_memory_MBps": statistics.median(r["node_in_memory_MBps"] for r in rounds),
         "median_storescp_MBps": statistics.median(r["storescp_MBps"] for r in rounds),
         "target_ratio": 0.9,
         "meets_target": median >= 0.9,
-        "meets_target_chunked": median_chunked >= 0.9,
+        "meets_target_in_memory": median_in_memory >= 0.9,
         "load_average_at_end": os.getloadavg(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(
-        f"median ratio node/storescp = {median:.3f}, chunked receive {median_chunked:.3f} "
+        f"median ratio node/storescp = {median:.3f}, in-memory receive {median_in_memory:.3f} "
         f"(target 0.9) -> {args.out}"
     )
     return result

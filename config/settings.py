@@ -73,9 +73,9 @@ class NodeSection(_Section):
     dimse_timeout: float = Field(60.0, gt=0)
     network_timeout: float = Field(60.0, gt=0)
     accept_all_storage: bool = True
-    # Stream each received dataset to disk while it arrives (faster for large loops); a disk that
-    # fills during such a transfer aborts the association instead of answering 0xA700.
-    streaming_receive: bool = False
+    # Stream each received dataset into the spool while it arrives (hashed on the way, bounded
+    # memory); false holds each dataset in memory and writes it once it is complete.
+    streaming_receive: bool = True
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None

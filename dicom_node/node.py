@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
@@ -128,14 +127,7 @@ class Node:
         self.pool = WorkerPool(s, self.db, on_idle=self.scheduler.wake_dispatcher)
         self.scheduler.pool = self.pool
         self.pool.start()
-        if s.node.streaming_receive:
-            # pynetdicom streams each dataset into a temporary file; keep it in our spool so
-            # adopting it is a rename and start-up cleans what a crash leaves behind.
-            tempfile.tempdir = str(self.store.spool_dir)
-        self.scp = scp_class(
-            s, self.db, self.store, on_stored=self.scheduler.wake_assembler,
-            **({"chunked_receive": True} if s.node.streaming_receive else {}),
-        )
+        self.scp = scp_class(s, self.db, self.store, on_stored=self.scheduler.wake_assembler)
         self.scp.start()
         self.scheduler.start()
         if s.dashboard.enabled:

@@ -213,6 +213,22 @@ class FileStore:
                 stored = self.write_atomic(iter(lambda: f.read(_CHUNK), b""), kind)
             source.unlink(missing_ok=True)
             return stored
+        return self.place(source, size, digest.hexdigest(), kind)
+
+    def place(self, source: Path, size: int, sha256: str, kind: str = "instances") -> StoredFile:
+        """Rename a complete, already fsynced file of this file system into the store.
+
+        ``size`` and ``sha256`` describe its content (the caller computed them while writing
+        it). The file becomes ``kind/<aa>/<bb>/<uuid4>.dcm`` (mode 0600) and the directory is
+        fsynced, so it is durable when this returns.
+
+        Raises
+        ------
+        OSError
+            The file is then left where it was (its owner removes it).
+        """
+        if kind not in KINDS:
+            raise FileStoreError(f"unknown file-store kind {kind!r} (allowed: {', '.join(KINDS)})")
         name = uuid.uuid4().hex
         rel = PurePosixPath(kind, name[:2], name[2:4], f"{name}.dcm")
         target = self.root / rel
@@ -222,7 +238,7 @@ class FileStore:
         _fsync_dir(target.parent)
         for directory in created:
             _fsync_dir(directory.parent)
-        return StoredFile(rel_path=str(rel), size=size, sha256=digest.hexdigest())
+        return StoredFile(rel_path=str(rel), size=size, sha256=sha256)
 
     def _make_parents(self, directory: Path) -> list[Path]:
         created: list[Path] = []

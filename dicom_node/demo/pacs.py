@@ -28,6 +28,8 @@ from pydicom.uid import (
 from pynetdicom import AE, evt
 from pynetdicom.presentation import AllStoragePresentationContexts
 
+from dicom_node.scp import received_bytes
+
 __all__ = ["EmbeddedPacs", "ReceivedObject", "PACS_TRANSFER_SYNTAXES"]
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ class EmbeddedPacs:
             path = self.folder / f"{n:05d}.dcm"
             tmp = path.with_suffix(".part")
             with open(tmp, "wb") as fh:
-                fh.write(event.encoded_dataset())
+                fh.write(received_bytes(event))
             tmp.replace(path)
             obj = ReceivedObject(
                 path=path,

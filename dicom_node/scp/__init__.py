@@ -5,7 +5,7 @@ Public API: :class:`StoreSCP` (start/stop, ``active_associations``), the status 
 """
 
 from .contexts import ACCEPTED_TRANSFER_SYNTAXES, CARDIAC_STORAGE_CLASSES, storage_sop_classes
-from .handler import AssociationAudit, StoreHandler
+from .handler import AssociationAudit, StoreHandler, received_bytes
 from .header import InstanceHeader, check_pixel_budget, parse_header
 from .ingest import IngestOutcome, record_audit, record_instance
 from .server import StoreSCP, build_ssl_context, configure_dicom_libraries
@@ -39,6 +39,7 @@ __all__ = [
     "configure_dicom_libraries",
     "describe",
     "parse_header",
+    "received_bytes",
     "record_audit",
     "record_instance",
     "status_for",

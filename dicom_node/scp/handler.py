@@ -5,9 +5,10 @@ parse the header up to Pixel Data, check the pixel budget, write ``event.encoded
 (the Part-10 stream exactly as received, no re-encoding) atomically with fsync, commit one
 transaction, return 0x0000 (PS3.4 B.2.3). No pixel decoding, no outbound traffic.
 
-Two receive modes give the same stored bytes: by default pynetdicom holds the data set in memory
-and the handler writes it (zero-copy, :func:`encoded_parts`); with pynetdicom's chunked receive
-the data set is already in a file (:func:`received_file`) and the handler adopts it.
+Two receive modes give the same stored bytes: by default (``node.streaming_receive``) pynetdicom
+streams the data set into the spool while it arrives (:mod:`.spool`, :func:`received_file`) and
+the handler moves that file into the store; otherwise pynetdicom holds the data set in memory and
+the handler writes it (zero-copy, :func:`encoded_parts`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from storage.filestore import FileStore, StoredFile
 
 from .header import InstanceHeader, check_pixel_budget, dataset_offset, parse_header
 from .ingest import IngestOutcome, record_audit, record_instance
+from .spool import claim
 from .status import Phase, StoreStatus, describe, status_for
 
-__all__ = ["StoreHandler", "Attempt", "AssociationAudit", "configure_dicom_libraries"]
+__all__ = ["StoreHandler", "Attempt", "AssociationAudit", "configure_dicom_libraries", "received_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,18 @@ def received_file(event: Any) -> Path | None:
     except AttributeError:
         return None
     return Path(path) if path is not None else None
+
+
+def received_bytes(event: Any) -> bytes:
+    """The received Part-10 file (preamble, file meta, data set as sent) in either receive mode.
+
+    For SCPs that share a process with a streaming node, where ``event.encoded_dataset()``
+    fails because pynetdicom's chunked receive is on for every AE.
+    """
+    path = received_file(event)
+    if path is not None:
+        return path.read_bytes()
+    return event.encoded_dataset()
 
 
 def _calling_aet(event: Any) -> str | None:
@@ -184,7 +198,16 @@ class StoreHandler:
             body.release()  # pynetdicom's buffer must be resizable/closable again
 
     def _store_received_file(self, path: Path, attempt: Attempt) -> StoredFile:
-        """Chunked mode: pynetdicom already streamed the Part-10 file to ``path``; adopt it."""
+        """Streaming mode: the Part-10 file is already at ``path``; check it and move it in.
+
+        A :class:`~.spool.SpoolWriter` hashed it while it arrived, so keeping it costs an fsync
+        of what the kernel has not written back yet and a rename. A file pynetdicom made itself
+        (an SCP without a spool) is hashed and adopted.
+        """
+        writer = claim(path)
+        if writer is not None and writer.error is not None:
+            attempt.phase = Phase.WRITE
+            raise writer.error  # the disk filled while the data set arrived
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
@@ -197,7 +220,11 @@ class StoreHandler:
             finally:
                 view.release()
         attempt.phase = Phase.WRITE
-        return self.store.adopt(path)
+        if writer is None:
+            return self.store.adopt(path)
+        stored = self.store.place(path, writer.size, writer.finish())
+        writer.kept()
+        return stored
 
     def _fail(self, exc: Exception, attempt: Attempt) -> StoreStatus:
         status = status_for(exc, attempt.phase)

@@ -10,13 +10,14 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from pynetdicom import AE, _config, evt
+from pynetdicom import AE, evt
 from pynetdicom.transport import ThreadedAssociationServer
 
 from config.settings import NodeSection, Settings
 from storage.db import Database
 from storage.filestore import FileStore
 
+from . import spool
 from .contexts import ACCEPTED_TRANSFER_SYNTAXES, VERIFICATION, storage_sop_classes
 from .handler import AssociationAudit, StoreHandler, configure_dicom_libraries
 
@@ -53,13 +54,15 @@ class StoreSCP:
     store : storage.filestore.FileStore
     on_stored : callable, optional
         Called with the instance id after each new instance's row is committed.
-    chunked_receive : bool, optional
-        Let pynetdicom stream each received data set to a file while it arrives
-        (``_config.STORE_RECV_CHUNKED_DATASET``); the handler then adopts that file instead of
-        writing it a second time (faster for large loops, bounded memory). The switch is global
-        to pynetdicom in this process: another SCP in the same process must not use
-        ``event.encoded_dataset()`` (``event.dataset`` and ``event.dataset_path`` work). Put
-        ``TMPDIR`` on the file system of ``data_dir``, or each file is copied once more.
+
+    Notes
+    -----
+    With ``node.streaming_receive`` (the default) each received data set is streamed into
+    ``store.spool_dir`` while it arrives (pynetdicom's ``STORE_RECV_CHUNKED_DATASET`` with the
+    node's :mod:`.spool` writer) instead of being held in memory. While such an SCP runs,
+    pynetdicom's switch is on for the whole process: another SCP in the same process must read
+    ``event.dataset`` or ``event.dataset_path`` (:func:`received_bytes` does), not
+    ``event.encoded_dataset()``.
     """
 
     def __init__(
@@ -68,11 +71,9 @@ class StoreSCP:
         db: Database,
         store: FileStore,
         on_stored: Callable[[int], None] | None = None,
-        *,
-        chunked_receive: bool = False,
     ) -> None:
         configure_dicom_libraries()
-        self.chunked_receive = chunked_receive
+        self.streaming = settings.node.streaming_receive
         self.settings = settings
         self.db = db
         self.store = store
@@ -122,8 +123,8 @@ class StoreSCP:
         """
         if self._server is not None:
             return
-        if self.chunked_receive:
-            _config.STORE_RECV_CHUNKED_DATASET = True
+        if self.streaming:
+            spool.register(self._ae, self.store.spool_dir)
         node = self.settings.node
         handlers: list[Any] = [
             (evt.EVT_C_STORE, self.handler),
@@ -154,6 +155,7 @@ class StoreSCP:
         self._ae.shutdown()
         for assoc in associations:
             assoc.join(timeout)
+        spool.unregister(self._ae)
         log.info("stopped listening")
 
     def __enter__(self) -> StoreSCP:

@@ -38,7 +38,7 @@ AET = "CARDIAC_QA"
 def make_node(tmp_path: Path, port: int):  # noqa: ANN201
     started: list[SimpleNamespace] = []
 
-    def _make(db_url: str | None = None, chunked_receive: bool = False, **node: object) -> SimpleNamespace:
+    def _make(db_url: str | None = None, **node: object) -> SimpleNamespace:
         settings = Settings(
             node={"port": port, "ae_title": AET, **node},
             storage={"data_dir": str(tmp_path / "data")},
@@ -47,7 +47,7 @@ def make_node(tmp_path: Path, port: int):  # noqa: ANN201
         db = Database(db_url or settings.storage.effective_database_url())
         db.migrate()
         woken: list[int] = []
-        scp = StoreSCP(settings, db, store, on_stored=woken.append, chunked_receive=chunked_receive)
+        scp = StoreSCP(settings, db, store, on_stored=woken.append)
         scp.start()
         n = SimpleNamespace(settings=settings, db=db, store=store, scp=scp, port=port, woken=woken)
         started.append(n)
@@ -69,8 +69,9 @@ def _stored_bytes(node: SimpleNamespace, sop_uid: str) -> bytes:
         return node.store.path(inst.file_path).read_bytes()
 
 
-def test_store_versions_and_duplicates(make_node, db_url: str, tmp_path: Path) -> None:  # noqa: ANN001
-    node = make_node(db_url)
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "in_memory"])
+def test_store_versions_and_duplicates(make_node, db_url: str, tmp_path: Path, streaming: bool) -> None:  # noqa: ANN001
+    node = make_node(db_url, streaming_receive=streaming)
     us = us_multiframe(frames=6, rgb=True)
     rle = us_multiframe(frames=3, seed=2)
     rle.compress(RLELossless)
@@ -99,6 +100,7 @@ def test_store_versions_and_duplicates(make_node, db_url: str, tmp_path: Path) -
         assert [(r.version, r.is_current) for r in rows] == [(1, False), (2, True)]
         assert s.query(AuditEvent).filter_by(kind="instance.new_version").count() == 1
     assert len(node.woken) == 8
+    assert list(node.store.spool_dir.iterdir()) == []  # every received file moved in or removed
 
 
 def test_concurrent_associations_one_series(make_node, db_url: str, tmp_path: Path) -> None:  # noqa: ANN001
@@ -277,19 +279,20 @@ def test_mutual_tls(make_node, tmp_path: Path) -> None:  # noqa: ANN001
         _send(node, [path], acse_timeout=5, network_timeout=5)  # plain TCP to a TLS port
 
 
-def test_chunked_receive_adopts_the_streamed_file(make_node, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """With pynetdicom streaming data sets to files, the same bytes are stored, nothing leaks."""
+def test_streaming_receive_moves_the_spooled_file_in(make_node, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The default receive streams into the spool: same bytes, hash as recorded, nothing leaks."""
+    import hashlib
     import tempfile
 
     from pynetdicom import _config
 
     from tests.support.dicom_files import write_raw_part10
 
-    monkeypatch.setattr(_config, "STORE_RECV_CHUNKED_DATASET", False)  # restored after the test
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # pynetdicom's temp files land here
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # pynetdicom's own temp files
     (tmp_path / "tmp").mkdir()
-    node = make_node(chunked_receive=True)
-    us = us_multiframe(frames=5, rgb=True)
+    node = make_node()
+    assert node.scp.streaming and _config.STORE_RECV_CHUNKED_DATASET
+    us = us_multiframe(frames=60, rows=240, columns=320, rgb=True)  # ~14 MB: hashed on a helper thread
     rle = us_multiframe(frames=2, seed=4)
     rle.compress(RLELossless)
     files = [write(us, tmp_path / "in/us.dcm"), write(rle, tmp_path / "in/rle.dcm")]
@@ -299,12 +302,17 @@ def test_chunked_receive_adopts_the_streamed_file(make_node, tmp_path: Path, mon
         assert dataset_bytes(_stored_bytes(node, ds.SOPInstanceUID)) == dataset_bytes(path.read_bytes())
     with node.db.session() as s:
         assert s.query(Instance).count() == 2
-        recorded = {i.file_path for i in s.query(Instance)}
+        rows = {i.file_path: (i.sha256, i.size) for i in s.query(Instance)}
+    for rel, (sha256, size) in rows.items():
+        data = node.store.path(rel).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (sha256, size)
+        assert node.store.path(rel).stat().st_mode & 0o777 == 0o600
     on_disk = {str(p.relative_to(node.store.root)) for p in (node.store.root / "instances").rglob("*.dcm")}
-    assert on_disk == recorded
-    assert list((tmp_path / "tmp").iterdir()) == []  # pynetdicom's temp files are all gone
-    mode = node.store.path(next(iter(recorded))).stat().st_mode & 0o777
-    assert mode == 0o600
+    assert on_disk == set(rows)
+    assert list(node.store.spool_dir.iterdir()) == []  # the duplicate and the truncated one removed
+    assert list((tmp_path / "tmp").iterdir()) == []  # nothing went through pynetdicom's temp files
+    node.scp.stop()
+    assert _config.STORE_RECV_CHUNKED_DATASET is False  # the last streaming SCP restores the switch
 
 
 def test_max_associations(make_node, tmp_path: Path) -> None:  # noqa: ANN001

@@ -19,6 +19,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification
 from sqlalchemy import select
 
+from dicom_node.scp import received_bytes
 from storage.db import Database
 from storage.schema import Analysis, Delivery, Instance, Output
 from tests.plugins.serve import PLUGINS, ServeProcess
@@ -102,7 +103,7 @@ class Pacs:
 
     def _on_store(self, event: Any) -> int:
         uid = str(event.request.AffectedSOPInstanceUID)
-        data = event.encoded_dataset() if self.keep_bytes else b""
+        data = received_bytes(event) if self.keep_bytes else b""
         with self._lock:
             self.received[uid] += 1
             self.objects[uid] = data

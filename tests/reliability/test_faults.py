@@ -272,11 +272,13 @@ def _files(root: Path, sub: str) -> list[Path]:
     return [p for p in (root / sub).rglob("*") if p.is_file()]
 
 
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "in_memory"])
 def test_disk_full_refuses_with_a700_leaves_no_partial_file_and_recovers(
-    tmp_path: Path, port: int, small_fs: Path
+    tmp_path: Path, port: int, small_fs: Path, streaming: bool
 ) -> None:
+    """Streaming: the disk fills while the data set arrives; in memory: while it is written."""
     data_dir = small_fs / "data"
-    settings = Settings(node={"port": port, "ae_title": AET},
+    settings = Settings(node={"port": port, "ae_title": AET, "streaming_receive": streaming},
                         storage={"data_dir": str(data_dir), "database_url": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
     store = FileStore(data_dir)
     db = Database(settings.storage.effective_database_url())
