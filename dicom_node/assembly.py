@@ -264,8 +264,9 @@ def assemble(
     Returns
     -------
     AssemblyResult
-        With ``backpressure=True`` and nothing created when the queue already holds
-        ``workers.max_pending`` pending analyses (instances are still stored; analysis waits).
+        With ``backpressure=True`` once the queue holds ``workers.max_pending`` pending
+        analyses: series not reached wait (their instances are still stored). The depth is
+        checked before each series, so a pass overshoots by one series' units at most.
     """
     now = _aware(now or utcnow())
     result = AssemblyResult()
@@ -283,6 +284,9 @@ def assemble(
     window = timedelta(seconds=settings.assembly.series_stable_seconds)
     for series_id in ids:
         with db.session() as session:
+            if pending_depth(session) >= settings.workers.max_pending:  # checked per series:
+                result.backpressure = True  # a pass overshoots by one series' units at most
+                break
             series = session.get(Series, series_id)
             if series is None or series.state != SeriesState.RECEIVING:
                 continue

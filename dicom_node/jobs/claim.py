@@ -112,13 +112,23 @@ def release_running(db: Database, analysis_ids: Iterable[int]) -> int:
 
 
 def fail_running(
-    db: Database, analysis_id: int, code: str, message: str, now: datetime | None = None
+    db: Database,
+    analysis_id: int,
+    code: str,
+    message: str,
+    now: datetime | None = None,
+    attempt: int | None = None,
 ) -> bool:
-    """RUNNING → FAILED with an error code and a message free of patient data."""
+    """RUNNING → FAILED with an error code and a message free of patient data.
+
+    With ``attempt`` (the ``attempts`` value the caller's claim produced) nothing changes when
+    the analysis was claimed again meanwhile: a stale worker cannot fail a new attempt.
+    """
+    fence = [] if attempt is None else [Analysis.attempts == attempt]
     with db.session() as session:
         rc = session.execute(
             update(Analysis)
-            .where(Analysis.id == analysis_id, Analysis.state == AnalysisState.RUNNING)
+            .where(Analysis.id == analysis_id, Analysis.state == AnalysisState.RUNNING, *fence)
             .values(
                 state=AnalysisState.FAILED,
                 error_code=code[:64],

@@ -148,12 +148,13 @@ def run_analysis(ctx: WorkerContext, analysis_id: int) -> AnalysisState:
         The state the analysis was left in.
     """
     started = time.monotonic()
+    attempt: int | None = None  # the fencing token: a new claim increments ``attempts``
     try:
         with ctx.db.session() as session:
             row = session.get(Analysis, analysis_id)
             if row is None or row.state != AnalysisState.RUNNING:
                 raise JobError(f"analysis {analysis_id} is not claimed (running)", "not_claimed")
-            name = row.analyzer
+            name, attempt = row.analyzer, row.attempts
             row.worker = ctx.worker
         analyzer = _analyzer_for(ctx, name)
         unit = load_unit(ctx.db, ctx.store, analysis_id)
@@ -175,18 +176,25 @@ def run_analysis(ctx: WorkerContext, analysis_id: int) -> AnalysisState:
         with ctx.db.session() as session:
             rc = session.execute(
                 update(Analysis)
-                .where(Analysis.id == analysis_id, Analysis.state == AnalysisState.RUNNING)
+                .where(
+                    Analysis.id == analysis_id,
+                    Analysis.state == AnalysisState.RUNNING,
+                    Analysis.attempts == attempt,
+                )
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
         if rc.rowcount != 1:
-            log.warning("analysis %d was no longer running when it finished; result dropped", analysis_id)
+            log.warning(
+                "analysis %d was no longer running under this claim when it finished; result dropped", analysis_id
+            )
             return AnalysisState.PENDING
     except Exception as exc:  # noqa: BLE001 — the job runner is a boundary: every failure is recorded
         code, message = _error_of(exc)
         log.error("analysis %d failed: %s (%s)", analysis_id, code, type(exc).__name__)
         log.debug("analysis %d traceback", analysis_id, exc_info=True)
-        fail_running(ctx.db, analysis_id, code, message)
+        if not fail_running(ctx.db, analysis_id, code, message, attempt=attempt) and attempt is not None:
+            return AnalysisState.PENDING  # claimed again meanwhile: the new attempt decides
         return AnalysisState.FAILED
     log.info("analysis %d done in %.0f ms", analysis_id, 1000 * (time.monotonic() - started))
     _outputs(ctx, analysis_id, drawing)

@@ -280,3 +280,25 @@ def test_worker_pool_runs_a_plugin_in_a_real_process(tmp_path: Path, monkeypatch
     assert {c["pid"] for c in recorded} != {os.getpid()} and len({c["pid"] for c in recorded}) == 1
     assert sorted(s for c in recorded for s in c["sop_instance_uids"]) == sorted(sops)
     assert {a.worker for a in rows[1:]} == {f"{os.uname().nodename[:40]}:{recorded[0]['pid']}"}
+
+
+@pytest.mark.parametrize("analyzer", ["takeover", "takeover-failing"])
+def test_a_stale_worker_cannot_finish_or_fail_a_job_claimed_again(
+    tmp_path: Path, db: Database, db_url: str, analyzer: str
+) -> None:
+    """Fencing: reset and claimed again while the first worker runs → its outcome is dropped."""
+    from config.settings import Route
+
+    plugins = ["tests.plugins.analyzers:TakeoverAnalyzer", "tests.plugins.analyzers:TakeoverFailingAnalyzer"]
+    settings = make_settings(tmp_path, db_url, plugins=plugins, routes=[Route(modality="US", analyzer=analyzer)])
+    store = FileStore(settings.storage.data_dir)
+    store_dataset(db, store, us_multiframe(frames=2))
+    (aid,) = assemble(db, settings).created
+    assert claim_analysis(db, aid, "old-node")
+    ctx = build_worker_context(settings, db=db, store=store)
+    assert run_analysis(ctx, aid) == AnalysisState.PENDING  # not DONE, not FAILED
+    with db.session() as s:
+        row = s.get(Analysis, aid)
+        assert (row.state, row.attempts, row.worker) == (AnalysisState.RUNNING, 2, "new-node")
+        assert row.result_json is None and row.error_code is None
+

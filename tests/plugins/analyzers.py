@@ -28,6 +28,8 @@ __all__ = [
     "CountingAnalyzer",
     "CrashingAnalyzer",
     "SlowAnalyzer",
+    "TakeoverAnalyzer",
+    "TakeoverFailingAnalyzer",
     "EchoCountingAnalyzer",
     "FailingAnalyzer",
     "MissingPackAnalyzer",
@@ -138,3 +140,41 @@ class SlowAnalyzer(CountingAnalyzer):
         self._record(unit, 0)
         time.sleep(60)
         return super().analyze(unit, models, settings)
+
+
+class TakeoverAnalyzer(CountingAnalyzer):
+    """While it runs, a new node takes the job over: RUNNING jobs reset, then claimed again.
+
+    What a node restarted while an orphaned worker of the old one still runs does; the stale
+    worker's result must then be dropped (the claim's ``attempts`` is the fencing token).
+    """
+
+    name = "takeover"
+    fail = False
+
+    def analyze(self, unit: AnalysisUnit, models: Any, settings: Any) -> QualityResult:
+        from sqlalchemy import select
+
+        from dicom_node.jobs import claim_analysis, reset_running
+        from storage.db import Database
+        from storage.schema import Analysis
+
+        db = Database(settings.storage.effective_database_url())
+        try:
+            with db.session() as s:
+                analysis_id = s.scalar(select(Analysis.id).where(Analysis.analysis_uid == unit.analysis_uid))
+            reset_running(db)
+            assert claim_analysis(db, analysis_id, "new-node")
+        finally:
+            db.dispose()
+        if self.fail:
+            raise AnalyzerError("the stale attempt fails after the takeover")
+        return super().analyze(unit, models, settings)
+
+
+class TakeoverFailingAnalyzer(TakeoverAnalyzer):
+    """:class:`TakeoverAnalyzer` whose stale attempt then fails."""
+
+    name = "takeover-failing"
+    fail = True
+

@@ -217,7 +217,7 @@ def test_backpressure_holds_new_units_but_keeps_their_instances(db: Database, tm
     for _ in range(3):
         add_instance(db, sid, US, T0, frames=10)
     assemble(db, settings, T0, KNOWN)
-    assert len(analyses(db, sid)) == 3  # one pass may overshoot; the next one waits
+    assert len(analyses(db, sid)) == 3  # the units of one series are not split; the next one waits
     s2 = add_series(db, "US", T0)
     add_instance(db, s2, US, T0, frames=10)
     result = assemble(db, settings, T0, KNOWN)
@@ -228,3 +228,16 @@ def test_backpressure_holds_new_units_but_keeps_their_instances(db: Database, tm
             a.state = AnalysisState.SKIPPED
     assert not assemble(db, settings, T0, KNOWN).backpressure
     assert len(analyses(db, s2)) == 1
+
+
+def test_backpressure_is_checked_before_each_series(db: Database, tmp_path) -> None:  # noqa: ANN001
+    """One pass over many ready series stops at max_pending instead of overshooting."""
+    settings = load_settings(None, storage={"data_dir": tmp_path}, workers={"max_pending": 2})
+    series = [add_series(db, "US", T0 + timedelta(seconds=i)) for i in range(4)]
+    for i, sid in enumerate(series):
+        add_instance(db, sid, US, T0 + timedelta(seconds=i), frames=10)
+    result = assemble(db, settings, T0 + timedelta(seconds=5), KNOWN)
+    assert result.backpressure and len(result.created) == 2
+    assert [len(analyses(db, sid)) for sid in series] == [1, 1, 0, 0]  # oldest first
+    assert [series_state(db, sid) for sid in series[2:]] == [SeriesState.RECEIVING] * 2
+
