@@ -1,7 +1,15 @@
 """Whole-heart MR quality (``mr-wholeheart``): series assembly and checks, IQ-DCNN patch grading,
 octant/orientation regions and the dense grade map (docs/mr.md)."""
 
-from .analyzer import MODEL_NAME, MrAnalysis, MrWholeHeartAnalyzer, PatchGrades, content_check, grade_volume
+from .analyzer import (
+    MODEL_NAME,
+    MrAnalysis,
+    MrWholeHeartAnalyzer,
+    PatchGrades,
+    content_check,
+    grade_volume,
+    training_patches,
+)
 from .errors import NotAssessable
 from .regions import OCTANT_NAMES, grade_map, octant_index, region_results
 from .sampling import (
@@ -43,4 +51,5 @@ __all__ = [
     "region_results",
     "resample_isotropic",
     "robust_range",
+    "training_patches",
 ]

@@ -26,6 +26,7 @@ from analyzers.base import (
 from .errors import NotAssessable
 from .regions import grade_map, region_results
 from .sampling import (
+    HALF_EDGE_MM,
     ORIENTATIONS,
     PatientGrid,
     extract_patches,
@@ -40,7 +41,15 @@ if TYPE_CHECKING:
     from config.settings import Settings
     from models.runtime import LoadedPack, ModelSet
 
-__all__ = ["MODEL_NAME", "MrAnalysis", "MrWholeHeartAnalyzer", "PatchGrades", "content_check", "grade_volume"]
+__all__ = [
+    "MODEL_NAME",
+    "MrAnalysis",
+    "MrWholeHeartAnalyzer",
+    "PatchGrades",
+    "content_check",
+    "grade_volume",
+    "training_patches",
+]
 
 MODEL_NAME = "mr-iqdcnn"
 #: lag-1 neighbour correlation below which the content is taken for random noise
@@ -195,6 +204,22 @@ def grade_volume(vol: SeriesVolume, pack: LoadedPack, patches_per_orientation: i
     raw = pack.run(patches, batch=16).reshape(-1)
     grades = np.clip(pack.calibrate(raw), 0.0, 4.0)
     return PatchGrades(grid, (lo, hi), centres, orients, grades, {"patches": t_patches, "models": _ms(t2)})
+
+
+def training_patches(vol: SeriesVolume, rng: np.random.Generator, per_orientation: int) -> np.ndarray:
+    """Patches ``(3·n, 128, 128)`` of a labelled series for training, cut as :func:`grade_volume` cuts.
+
+    Same normalisation, grid and sampler as inference; the centres are uniform in the central
+    cube instead of the fixed low-discrepancy set, so repeated draws give new patches.
+    """
+    lo, hi = robust_range(vol.data)
+    grid = PatientGrid.covering(vol)
+    h = HALF_EDGE_MM
+    centres = np.concatenate(
+        [grid.snap(grid.centre + rng.uniform(-h, h, size=(per_orientation, 3))) for _ in ORIENTATIONS]
+    )
+    orients = [o for o in ORIENTATIONS for _ in range(per_orientation)]
+    return extract_patches(vol, centres, orients, lo, hi)[:, 0]
 
 
 class MrWholeHeartAnalyzer:

@@ -256,15 +256,12 @@ def train_e2e_pack(out_dir: Path, preset_name: str, seed: int, cache: Path | Non
     return pack
 
 
-def train_packs(out_dir: Path, preset: str = "full", seed: int = 0, data_dir: Path | None = None,
-                cache: Path | None = None) -> list[Path]:
+def train_packs(out_dir: Path, preset: str = "full", seed: int = 0, cache: Path | None = None) -> list[Path]:
     """Train both echo packs into ``out_dir`` (``cardiac-qa train echo``).
 
-    ``data_dir`` (site data) is not supported for echo yet; ``cache`` points at a shard cache
-    made by :mod:`models.train.echo_data` (else samples are drawn in-process).
+    ``cache`` points at a shard cache made by :mod:`models.train.echo_data` (else samples are
+    drawn in-process).
     """
-    if data_dir is not None:
-        raise ValueError("echo training on site data is not implemented; train on the generator")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     out_dir = Path(out_dir)
