@@ -63,6 +63,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise FileStoreError(f"unknown file-store kind {kind!r} (allowed: {', '.join(KINDS)})")
+
+
 def _chunks(data: bytes | bytearray | memoryview | Iterable[bytes]) -> Iterable[memoryview]:
     if isinstance(data, bytes | bytearray | memoryview):
         view = memoryview(data).cast("B")
@@ -146,8 +151,7 @@ class FileStore:
         OSError
             Disk full, permissions, I/O error. No partial file is left behind.
         """
-        if kind not in KINDS:
-            raise FileStoreError(f"unknown file-store kind {kind!r} (allowed: {', '.join(KINDS)})")
+        _check_kind(kind)
         name = uuid.uuid4().hex
         spool_path = self.spool_dir / f"{name}.part"
         chunks = list(_chunks(data))
@@ -166,13 +170,7 @@ class FileStore:
                 finally:
                     os.close(fd)
             sha256 = hasher.hexdigest()
-            rel = PurePosixPath(kind, name[:2], name[2:4], f"{name}.dcm")
-            target = self.root / rel
-            created = self._make_parents(target.parent)
-            os.replace(spool_path, target)
-            _fsync_dir(target.parent)
-            for directory in created:  # new directories must be durable in their parents too
-                _fsync_dir(directory.parent)
+            rel = self._move_in(spool_path, kind)
         except BaseException:
             spool_path.unlink(missing_ok=True)
             raise
@@ -192,8 +190,7 @@ class FileStore:
         OSError
             The file is then left where it was (its owner removes it).
         """
-        if kind not in KINDS:
-            raise FileStoreError(f"unknown file-store kind {kind!r} (allowed: {', '.join(KINDS)})")
+        _check_kind(kind)
         source = Path(source)
         fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -227,18 +224,21 @@ class FileStore:
         OSError
             The file is then left where it was (its owner removes it).
         """
-        if kind not in KINDS:
-            raise FileStoreError(f"unknown file-store kind {kind!r} (allowed: {', '.join(KINDS)})")
+        _check_kind(kind)
+        os.chmod(source, 0o600)
+        return StoredFile(rel_path=str(self._move_in(Path(source), kind)), size=size, sha256=sha256)
+
+    def _move_in(self, source: Path, kind: str) -> PurePosixPath:
+        """Rename ``source`` to ``kind/<aa>/<bb>/<uuid4>.dcm`` and fsync the directories it touched."""
         name = uuid.uuid4().hex
         rel = PurePosixPath(kind, name[:2], name[2:4], f"{name}.dcm")
         target = self.root / rel
         created = self._make_parents(target.parent)
-        os.chmod(source, 0o600)
         os.replace(source, target)
         _fsync_dir(target.parent)
-        for directory in created:
+        for directory in created:  # new directories must be durable in their parents too
             _fsync_dir(directory.parent)
-        return StoredFile(rel_path=str(rel), size=size, sha256=sha256)
+        return rel
 
     def _make_parents(self, directory: Path) -> list[Path]:
         created: list[Path] = []

@@ -21,6 +21,7 @@ file. The writer
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
@@ -61,18 +62,13 @@ _sync_file_range = _load_sync_file_range()
 
 def _discard(state: dict[str, Any]) -> None:
     """Close and remove a writer's file unless it was finished (finalizer; must not raise)."""
-    fd = state.pop("fd", None)
-    if fd is not None:
-        try:
+    fd, path = state.pop("fd", None), state.pop("path", None)
+    with contextlib.suppress(OSError):
+        if fd is not None:
             os.close(fd)
-        except OSError:
-            pass
-    path = state.pop("path", None)
-    if path is not None:
-        try:
+    with contextlib.suppress(OSError):
+        if path is not None:
             os.unlink(path)
-        except OSError:
-            pass
 
 
 class SpoolWriter:
