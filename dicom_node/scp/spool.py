@@ -60,8 +60,17 @@ def _load_sync_file_range() -> Any:
 _sync_file_range = _load_sync_file_range()
 
 
+def _hash_loop(items: queue.Queue[bytes | memoryview | None], digest: Any) -> None:
+    # No reference to the writer: an abandoned writer must stay collectable.
+    while (item := items.get()) is not None:
+        digest.update(item)
+
+
 def _discard(state: dict[str, Any]) -> None:
-    """Close and remove a writer's file unless it was finished (finalizer; must not raise)."""
+    """Stop hashing, close and remove a writer's file unless it was kept (finalizer; never raises)."""
+    items = state.pop("queue", None)
+    if items is not None:
+        items.put(None)
     fd, path = state.pop("fd", None), state.pop("path", None)
     with contextlib.suppress(OSError):
         if fd is not None:
@@ -92,7 +101,6 @@ class SpoolWriter:
         self._kicked = 0
         self._dropped = 0
         self.error: OSError | None = None
-        self._queue: queue.Queue[bytes | memoryview | None] | None = None
         self._hasher: threading.Thread | None = None
         _WRITERS[self.name] = self
 
@@ -142,23 +150,24 @@ class SpoolWriter:
 
     def _hash(self, data: bytes | memoryview) -> None:
         """SHA-256 on this thread for the first MB, then on a helper thread (the other core)."""
-        if self._queue is None:
+        if self._hasher is None:
             if self.size < _THREAD_FROM:
                 self._digest.update(data)
                 return
-            self._queue = queue.Queue(maxsize=32)  # bounded: a slow hash slows the receive
-            self._hasher = threading.Thread(target=self._hash_loop, name="spool-sha256", daemon=True)
+            items: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=32)  # a slow hash slows the receive
+            self._state["queue"] = items
+            self._hasher = threading.Thread(
+                target=_hash_loop, args=(items, self._digest), name="spool-sha256", daemon=True
+            )
             self._hasher.start()
-        self._queue.put(data)
-
-    def _hash_loop(self) -> None:
-        assert self._queue is not None
-        while (item := self._queue.get()) is not None:
-            self._digest.update(item)
+        items = self._state.get("queue")
+        if items is not None:
+            items.put(data)
 
     def _stop_hashing(self) -> None:
-        if self._queue is not None and self._hasher is not None and self._hasher.is_alive():
-            self._queue.put(None)
+        items = self._state.pop("queue", None)
+        if items is not None and self._hasher is not None:
+            items.put(None)
             self._hasher.join()
 
     def finish(self) -> str:

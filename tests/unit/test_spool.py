@@ -38,14 +38,17 @@ def test_writer_hashes_what_it_writes(tmp_path: Path, total: int) -> None:
 
 
 def test_an_abandoned_writer_removes_its_partial_file(tmp_path: Path) -> None:
-    """An aborted association drops the message: the writer's file goes with it."""
+    """An aborted association drops the message (never closed): the writer's file goes with it."""
     writer = spool.SpoolWriter(tmp_path)
     writer.write(b"\0" * (5 * 1024 * 1024))  # past the threshold: a hashing thread is running
-    name = writer.name
-    writer.close()
+    writer.write(b"\0" * 1024)
+    name, hasher = writer.name, writer._hasher
+    assert hasher is not None and hasher.is_alive()
     del writer
     gc.collect()
     assert list(tmp_path.iterdir()) == [] and spool.claim(name) is None
+    hasher.join(5)
+    assert not hasher.is_alive()  # the finalizer stopped the hashing thread too
 
 
 def test_a_write_error_is_kept_not_raised(tmp_path: Path) -> None:
