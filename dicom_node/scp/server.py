@@ -131,6 +131,7 @@ class StoreSCP:
             (evt.EVT_REJECTED, AssociationAudit(self.db)),
             (evt.EVT_ACCEPTED, _log_accepted),
             (evt.EVT_ABORTED, _log_aborted),
+            (evt.EVT_CONN_CLOSE, _drop_partial_files),
         ]
         self._server = self._ae.start_server(
             (node.bind_address, node.port),
@@ -177,3 +178,10 @@ def _log_accepted(event: Any) -> None:
 
 def _log_aborted(event: Any) -> None:
     log.warning("association with %s aborted", _peer(event))
+
+
+def _drop_partial_files(event: Any) -> None:
+    removed = spool.abandon(event.assoc)
+    if removed:
+        log.warning("connection closed during a transfer: %d partial data set(s) removed", removed)
+

@@ -36,7 +36,7 @@ from typing import Any
 
 from pynetdicom import _config, dimse_messages
 
-__all__ = ["SpoolWriter", "register", "unregister", "claim"]
+__all__ = ["SpoolWriter", "abandon", "claim", "register", "unregister"]
 
 log = logging.getLogger(__name__)
 
@@ -203,24 +203,40 @@ class SpoolWriter:
 
 
 _WRITERS: weakref.WeakValueDictionary[str, SpoolWriter] = weakref.WeakValueDictionary()
-_SPOOLS: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
+_SPOOLS: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()  # AE -> its spool
+_BY_ASSOC: weakref.WeakKeyDictionary[Any, weakref.WeakSet[SpoolWriter]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 _ORIGINAL = dimse_messages.NamedTemporaryFile
 _SWITCH_BEFORE = False
 
 
-def _receiving_ae() -> Any:
-    """The AE whose association is receiving on this thread (pynetdicom's DUL thread), or None."""
-    assoc = getattr(threading.current_thread(), "assoc", None)
-    return getattr(assoc, "ae", None)
-
-
 def _named_temporary_file(*args: Any, **kwargs: Any) -> Any:
-    ae = _receiving_ae()
+    assoc = getattr(threading.current_thread(), "assoc", None)
+    ae = getattr(assoc, "ae", None)
     spool_dir = _SPOOLS.get(ae) if ae is not None else None
     if spool_dir is None:
         return _ORIGINAL(*args, **kwargs)
-    return SpoolWriter(spool_dir)
+    writer = SpoolWriter(spool_dir)
+    with _LOCK:
+        _BY_ASSOC.setdefault(assoc, weakref.WeakSet()).add(writer)
+    return writer
+
+
+def abandon(assoc: Any) -> int:
+    """Remove the partial files of ``assoc`` (its connection closed); return how many.
+
+    A data set cut off by an abort never reaches the C-STORE handler; without this its file
+    would wait for the garbage collector. A writer whose handler has begun to keep it
+    (``finish``) is left alone.
+    """
+    with _LOCK:
+        writers = list(_BY_ASSOC.pop(assoc, ()))
+    removed = 0
+    for writer in writers:
+        if writer._state.get("fd") is not None:
+            _discard(writer._state)
+            removed += 1
+    return removed
 
 
 def register(ae: Any, spool_dir: Path) -> None:

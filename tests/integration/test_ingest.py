@@ -331,3 +331,45 @@ def test_max_associations(make_node, tmp_path: Path) -> None:  # noqa: ANN001
     while node.scp.active_associations and time.monotonic() < deadline:
         time.sleep(0.02)
     assert _send(node, [path]) == [0]
+
+
+def test_a_transfer_cut_off_by_an_abort_leaves_nothing_behind(make_node, tmp_path: Path) -> None:  # noqa: ANN001
+    """The sender aborts halfway through a 20 MB data set: its partial spool file goes at once."""
+    from io import BytesIO
+
+    from pynetdicom.dimse_messages import C_STORE_RQ
+    from pynetdicom.dimse_primitives import C_STORE
+
+    node = make_node()
+    ds = us_multiframe(frames=90, rows=240, columns=320, rgb=True)  # ~20 MB: hashed on a helper thread
+    path = write(ds, tmp_path / "big.dcm")
+    ae = AE(ae_title="TESTSCU")
+    ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", node.port, ae_title=AET)
+    assert assoc.is_established
+    req = C_STORE()
+    req.MessageID, req.Priority = 1, 2
+    req.AffectedSOPClassUID, req.AffectedSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+    req.DataSet = BytesIO(dataset_bytes(path.read_bytes()))
+    msg = C_STORE_RQ()
+    msg.primitive_to_message(req)
+    cx_id = assoc.accepted_contexts[0].context_id
+    for i, pdata in enumerate(msg.encode_msg(cx_id, 131072)):
+        assoc.dul.send_pdu(pdata)
+        if i == 80:  # ~10 MB sent
+            break
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        p.stat().st_size > 5_000_000 for p in node.store.spool_dir.iterdir()
+    ):
+        time.sleep(0.02)
+    assert any(p.stat().st_size > 5_000_000 for p in node.store.spool_dir.iterdir()), "nothing was streaming"
+    assoc.abort()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(node.store.spool_dir.iterdir()):
+        time.sleep(0.02)
+    assert list(node.store.spool_dir.iterdir()) == []
+    with node.db.session() as s:
+        assert s.query(Instance).count() == 0
+    assert _send(node, [path]) == [0]  # the sender's retry is stored whole
+    assert dataset_bytes(_stored_bytes(node, ds.SOPInstanceUID)) == dataset_bytes(path.read_bytes())
