@@ -20,6 +20,7 @@ from typing import Any
 
 from analyzers.base import BUILTIN_ANALYZERS, load_registry
 from config.settings import Settings
+from storage.reconcile import ORPHANS, quarantine_unrecorded
 from storage.schema import utcnow
 
 from .jobs import WorkerPool, reset_running
@@ -115,6 +116,10 @@ class Node:
         removed = self.store.clean_spool()
         if removed:
             log.warning("removed %d partial files left in the spool by an interrupted write", removed)
+        orphans = quarantine_unrecorded(self.db, self.store)
+        if orphans:
+            log.warning("moved %d stored files without a database row to %s/ (see the audit log)",
+                        len(orphans), ORPHANS)
         reset_running(self.db)
         recover_outputs(self.db, self.store, s)
         registry, self.registry_errors = load_registry(s.analyzers.plugins)
