@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydicom.uid import (
@@ -33,7 +33,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from storage.schema import Analysis, AnalysisState, Instance, Series, SeriesState, utcnow
+from storage.schema import Analysis, AnalysisState, Instance, Series, SeriesState, as_utc, utcnow
 
 from .routing import NO_ANALYZER, RoutingHeader, choose_analyzer
 
@@ -76,11 +76,6 @@ class AssemblyResult:
 def new_analysis_uid() -> str:
     """A fresh ``2.25.`` UUID-derived UID (PS3.5 B.2) for one analysis."""
     return f"2.25.{uuid.uuid4().int}"
-
-
-def _aware(dt: datetime) -> datetime:
-    # SQLite gives naive datetimes back; the node writes UTC everywhere.
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def unit_kind_for(modality: str | None, sop_class_uid: str | None, number_of_frames: int | None) -> str:
@@ -202,7 +197,7 @@ def _process(
             if row is not None:
                 result.created.append(row.id)
     window = timedelta(seconds=settings.assembly.series_stable_seconds)
-    stable = force or now - _aware(series.last_received_at) >= window
+    stable = force or now - as_utc(series.last_received_at) >= window
     if series_part and stable:
         row = _create(session, series, None, series_part[0], settings, known, now)
         if row is not None:
@@ -268,7 +263,7 @@ def assemble(
         analyses: series not reached wait (their instances are still stored). The depth is
         checked before each series, so a pass overshoots by one series' units at most.
     """
-    now = _aware(now or utcnow())
+    now = as_utc(now or utcnow())
     result = AssemblyResult()
     with db.session() as session:
         _reopen_late_series(session)
@@ -290,7 +285,7 @@ def assemble(
             series = session.get(Series, series_id)
             if series is None or series.state != SeriesState.RECEIVING:
                 continue
-            if now - _aware(series.last_received_at) < window and not _has_unanalysed_instance_units(
+            if now - as_utc(series.last_received_at) < window and not _has_unanalysed_instance_units(
                 session, series
             ):
                 result.waiting.append(series.id)
@@ -335,7 +330,7 @@ def force_series(
     AssemblyError
         If no series has this Series Instance UID.
     """
-    now = _aware(now or utcnow())
+    now = as_utc(now or utcnow())
     result = AssemblyResult()
     with db.session() as session:
         series = session.scalars(select(Series).where(Series.series_instance_uid == series_instance_uid)).first()

@@ -13,14 +13,14 @@ fan-out folders changed since then are listed: start-up stays fast on a large st
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from .db import Database
 from .filestore import KINDS, FileStore
-from .schema import AuditEvent, Instance, Output
+from .schema import AuditEvent, Instance, Output, as_utc
 
 __all__ = ["ORPHANS", "quarantine_unrecorded", "unrecorded_files"]
 
@@ -28,16 +28,10 @@ ORPHANS = "orphans"
 _BATCH = 500
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=UTC)
-
-
 def _cutoff(db: Database, window: timedelta) -> float:
     with db.session() as s:
-        newest = [_aware(s.scalar(select(func.max(Instance.received_at)))),
-                  _aware(s.scalar(select(func.max(Output.created_at))))]
+        newest = [as_utc(s.scalar(select(func.max(Instance.received_at)))),
+                  as_utc(s.scalar(select(func.max(Output.created_at))))]
     known = [t for t in newest if t is not None]
     return (max(known) - window).timestamp() if known else 0.0
 

@@ -37,12 +37,20 @@ __all__ = [
     "Delivery",
     "AuditEvent",
     "utcnow",
+    "as_utc",
     "ANALYSIS_TRANSITIONS",
 ]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """A datetime read back from a ``TS`` column, aware: SQLite returns naive UTC values."""
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
 
 
 class SeriesState(StrEnum):

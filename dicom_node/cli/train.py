@@ -45,14 +45,14 @@ def train(kind: str, out_dir: Path, preset: str, seed: int, data_dir: Path | Non
 
 
 def _train_mr(out_dir: Path, preset: str, seed: int, data_dir: Path | None, config_path: str | None) -> list[Path]:
-    from models.train.mr import train_packs
+    from models.train.mr import PRESETS, train_packs
 
     if data_dir is None:
         return train_packs(out_dir, preset=preset, seed=seed)
     from dicom_node.site_data import SiteDataError, mr_patchset
 
     mr = get_settings(config_path).mr  # the analyzer's series checks (min_slices, min_extent_mm)
-    per_orientation = 2 if preset == "tiny" else 16
+    per_orientation = int(PRESETS[preset]["per_orientation"])  # patches per orientation and series
     try:
         site, skipped = mr_patchset(data_dir, per_orientation, seed, mr.min_slices, mr.min_extent_mm)
     except SiteDataError as exc:

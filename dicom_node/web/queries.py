@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.schema import Analysis, AnalysisState, DeliveryState, Instance, Output, Series, Study
+from storage.schema import Analysis, AnalysisState, DeliveryState, Instance, Output, Series, Study, as_utc
 
 __all__ = [
     "AnalysisRow",
@@ -103,13 +103,6 @@ class TrendBucket:
         return self.rescans / self.count if self.count else 0.0
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes for timezone=True columns; they were stored as UTC.
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
-
-
 def load_result(analysis: Analysis) -> dict[str, Any] | None:
     """The stored result JSON as a dict (None when absent or unreadable)."""
     if not analysis.result_json:
@@ -136,8 +129,8 @@ def analysis_row(a: Analysis) -> AnalysisRow:
         state=str(a.state.value if hasattr(a.state, "value") else a.state),
         analyzer=a.analyzer,
         modality=s.modality,
-        created_at=_aware(a.created_at),  # type: ignore[arg-type]
-        finished_at=_aware(a.finished_at),
+        created_at=as_utc(a.created_at),  # type: ignore[arg-type]
+        finished_at=as_utc(a.finished_at),
         study_id=s.study_id,
         study_description=s.study.study_description,
         study_date=s.study.study_date,
@@ -279,7 +272,7 @@ def output_rows(a: Analysis) -> list[OutputRow]:
                         "state": str(d.state.value if hasattr(d.state, "value") else d.state),
                         "attempts": d.attempts,
                         "last_error": d.last_error,
-                        "delivered_at": _aware(d.delivered_at).isoformat() if d.delivered_at else None,
+                        "delivered_at": as_utc(d.delivered_at).isoformat() if d.delivered_at else None,
                     }
                     for d in o.deliveries
                 ],
@@ -306,7 +299,7 @@ def trends(session: Session, since: datetime | None = None, by: str = "station")
             source = s.calling_aet or "(unknown AE)"
         else:
             source = s.station_name or s.calling_aet or "(unknown)"
-        day = (_aware(a.created_at) or datetime.now(UTC)).date().isoformat()
+        day = (as_utc(a.created_at) or datetime.now(UTC)).date().isoformat()
         acc[(source, day, a.analyzer)].append(a)
     out = []
     for (source, day, analyzer), items in sorted(acc.items()):
