@@ -6,7 +6,7 @@ name; the MR stability window is 1.5 s; every wait is bounded polling.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from dicom_node.cli.main import main
 from storage.db import Database
-from storage.schema import Analysis, AnalysisState, Series, SeriesState
+from storage.schema import Analysis, AnalysisState, Series, SeriesState, as_utc
 from tests.plugins.analyzers import read_calls
 from tests.plugins.serve import ServeProcess, send_datasets, wait_for
 from tests.support.dicom_files import PHI_ID, PHI_NAME, mr_slices, us_multiframe
@@ -29,10 +29,6 @@ def _analyses(db: Database, series_uid: str) -> list[Analysis]:
 def _series(db: Database, series_uid: str) -> Series:
     with db.session() as s:
         return s.scalars(select(Series).where(Series.series_instance_uid == series_uid)).one()
-
-
-def _aware(dt):  # noqa: ANN001, ANN202 — SQLite returns naive UTC
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def test_serve_receives_routes_and_analyses(tmp_path: Path, port: int, capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,7 +54,7 @@ def test_serve_receives_routes_and_analyses(tmp_path: Path, port: int, capsys: p
         (analysis,) = mr_done
         series = _series(db, mr_uid)
         # READY only once no instance arrived for the window
-        assert _aware(analysis.created_at) - _aware(series.last_received_at) >= timedelta(seconds=1.5)
+        assert as_utc(analysis.created_at) - as_utc(series.last_received_at) >= timedelta(seconds=1.5)
         assert analysis.unit_kind == "series" and series.state == SeriesState.DONE
         calls = read_calls(node.calls)
         assert sorted(c["analyzer"] for c in calls) == ["echo-regional", "echo-regional", "mr-wholeheart"]
